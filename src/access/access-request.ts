@@ -1,0 +1,58 @@
+import type { Mode, Purpose } from './decision.js';
+
+export const FILTER_OPS = ['eq', 'ne', 'lt', 'lte', 'gt', 'gte', 'in', 'prefix'] as const;
+export type FilterOp = (typeof FILTER_OPS)[number];
+
+export interface FieldFilter {
+  field: string;
+  op: FilterOp;
+  /** Scalar for most ops; array for `in`. */
+  value: string | number | boolean | (string | number)[];
+}
+
+export interface SortKey {
+  field: string;
+  descending: boolean;
+}
+
+export const HIERARCHY_LEVELS = ['district', 'subdistrict', 'community', 'building'] as const;
+export type HierarchyLevel = (typeof HIERARCHY_LEVELS)[number];
+
+export type GroupBy =
+  { kind: 'level'; level: HierarchyLevel } | { kind: 'h3'; resolution: 7 | 8 | 9 } | { kind: 'field'; field: string };
+
+export const AGG_FUNCS = ['count', 'sum', 'mean', 'min', 'max'] as const;
+export type AggFunc = (typeof AGG_FUNCS)[number];
+
+export interface Measure {
+  fn: AggFunc;
+  /** Absent for count. */
+  field: string | null;
+}
+
+export interface BBox {
+  minLon: number;
+  minLat: number;
+  maxLon: number;
+  maxLat: number;
+}
+
+/** One request for data, as the access service sees it, before any decision. */
+export interface AccessRequest {
+  datasetId: string;
+  mode: Extract<Mode, 'raw' | 'aggregate'>;
+  purpose: Purpose | null;
+  /** Raw mode: the fields to return. */
+  fields: string[];
+  filters: FieldFilter[];
+  sort: SortKey[];
+  /** Aggregate mode. */
+  groupBy: GroupBy | null;
+  measures: Measure[];
+  /** A hierarchy unit id (district:..., subdistrict:..., community:..., building:...). */
+  within: string | null;
+  bbox: BBox | null;
+  /** Raw mode paging. */
+  first: number;
+  offset: number;
+}

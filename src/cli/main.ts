@@ -1,0 +1,144 @@
+#!/usr/bin/env node
+import 'reflect-metadata';
+import fs from 'node:fs';
+import { Command, Option } from 'commander';
+import { ROLES, type Role } from '../access/decision.js';
+import { createApp } from '../app.module.js';
+import { ConfigError, loadConfig, type Config } from '../config/config.js';
+import { buildGateway } from '../gateway.js';
+import { generateSchemaSdl } from '../graphql/schema.js';
+import { createApiKey, listApiKeys, revokeApiKey } from '../identity/api-keys.js';
+import { LocalIssuer } from '../identity/local-issuer.js';
+import { seedDemoCity } from '../spatial/demo-city.seeder.js';
+import { progressBar } from '../spatial/progress.js';
+import { openDb } from '../store/db.factory.js';
+
+const program = new Command('citygate').description('CityGate: a policy-enforced gateway for a city’s spatial data.');
+
+function config(): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+program
+  .command('serve', { isDefault: true })
+  .description('start the gateway (embedded defaults: PGlite in ./var, local token issuer, demo city)')
+  .action(async () => {
+    const cfg = config();
+    const gw = await buildGateway(cfg, { progress: true });
+    const app = await createApp(gw, { logger: true });
+    await app.listen(cfg.port, cfg.host);
+    const url = `http://${cfg.host}:${cfg.port}/graphql`;
+    console.log(`\nCityGate is listening on ${url}`);
+    if (gw.identity.localIssuer) {
+      console.log('Mint a demo token:  npm run citygate -- token --org planning-bureau --role analyst');
+    }
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      console.log(`\n${signal}: draining requests and closing...`);
+      await app.close();
+      await gw.close();
+      process.exit(0);
+    };
+    process.on('SIGINT', () => void stop('SIGINT'));
+    process.on('SIGTERM', () => void stop('SIGTERM'));
+  });
+
+program
+  .command('token')
+  .description('mint a bearer token for a demo identity from the local issuer')
+  .requiredOption('--org <org>', 'department id, e.g. planning-bureau')
+  .addOption(new Option('--role <role...>', 'one or more roles').choices([...ROLES]).makeOptionMandatory())
+  .option('--sub <sub>', 'subject id (default: <role>@<org>)')
+  .option('--ttl <seconds>', 'lifetime in seconds', '3600')
+  .action(async (opts: { org: string; role: Role[]; sub?: string; ttl: string }) => {
+    const cfg = config();
+    if (cfg.jwksUrl) {
+      console.error('JWKS_URL is set: tokens come from your identity provider, not from citygate.');
+      process.exit(2);
+    }
+    const issuer = await LocalIssuer.open(cfg);
+    const token = await issuer.mint({
+      sub: opts.sub ?? `${opts.role[0]}@${opts.org}`,
+      org: opts.org,
+      roles: opts.role,
+      ttlSeconds: Number(opts.ttl),
+    });
+    console.log(token);
+  });
+
+program
+  .command('schema')
+  .description('write the GraphQL schema (SDL) generated from the resolvers')
+  .option('--out <file>', 'output file (default: stdout)')
+  .option('--check', 'fail if the file differs from the generated schema')
+  .action(async (opts: { out?: string; check?: boolean }) => {
+    const sdl = await generateSchemaSdl();
+    if (!opts.out) {
+      process.stdout.write(sdl);
+      return;
+    }
+    if (opts.check) {
+      const current = fs.existsSync(opts.out) ? fs.readFileSync(opts.out, 'utf8') : '';
+      if (current !== sdl) {
+        console.error(`${opts.out} is out of date: run npm run schema and commit it.`);
+        process.exit(1);
+      }
+      console.log(`${opts.out} matches the resolvers.`);
+      return;
+    }
+    fs.writeFileSync(opts.out, sdl);
+    console.log(`wrote ${opts.out}`);
+  });
+
+program
+  .command('seed')
+  .description('generate the demo city into the configured store (deterministic from the seed)')
+  .option('--rooms <n>', 'number of rooms', (v) => Number(v))
+  .option('--seed <seed>', 'generator seed')
+  .action(async (opts: { rooms?: number; seed?: string }) => {
+    const cfg = config();
+    const db = await openDb(cfg);
+    const stats = await seedDemoCity(db, {
+      rooms: opts.rooms ?? cfg.demo.rooms,
+      seed: opts.seed ?? cfg.demo.seed,
+      onProgress: progressBar('demo city'),
+    });
+    console.log(JSON.stringify(stats, null, 2));
+    await db.close();
+  });
+
+const apikey = program.command('apikey').description('API keys for public open-data consumers');
+apikey
+  .command('create')
+  .requiredOption('--label <label>', 'who the key is for')
+  .action(async (opts: { label: string }) => {
+    const db = await openDb(config());
+    const k = await createApiKey(db, opts.label);
+    console.log(`API key ${k.id} (${k.label}); shown once, keep it safe:\n${k.key}`);
+    await db.close();
+  });
+apikey.command('list').action(async () => {
+  const db = await openDb(config());
+  console.table(await listApiKeys(db));
+  await db.close();
+});
+apikey.command('revoke <id>').action(async (id: string) => {
+  const db = await openDb(config());
+  console.log((await revokeApiKey(db, id)) ? `revoked ${id}` : `no active key ${id}`);
+  await db.close();
+});
+
+program.parseAsync().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

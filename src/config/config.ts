@@ -1,0 +1,121 @@
+/**
+ * One validated configuration object, read once at boot from the environment.
+ * Embedded defaults need nothing installed (PGlite under CITYGATE_DATA_DIR, local token issuer, demo city);
+ * production settings come from the environment (DATABASE_URL, JWKS_URL, ...).
+ * Unknown CITYGATE_* variables or invalid values stop the boot with a readable message.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const int = (min: number, max: number) =>
+  z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max));
+
+/** Every setting, its default and an example. Secrets are marked. */
+const schema = z.object({
+  /** Address to listen on. Default 127.0.0.1 (loopback only). */
+  CITYGATE_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Port to listen on. Default 4000. */
+  CITYGATE_PORT: int(0, 65535).default(4000),
+  /** Where the embedded database, keys and logs live. Default ./var. */
+  CITYGATE_DATA_DIR: z.string().min(1).default('var'),
+  /** PostgreSQL connection string (production). Unset: embedded PGlite in CITYGATE_DATA_DIR/pglite. Secret. */
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  /** JWKS URL of the production token issuer. Unset: the local issuer (key created on first start). */
+  JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** Expected `iss` of bearer tokens. */
+  CITYGATE_JWT_ISSUER: z.string().min(1).default('citygate-local'),
+  /** Expected `aud` of bearer tokens. */
+  CITYGATE_JWT_AUDIENCE: z.string().min(1).default('citygate'),
+  /** Seed the demo city on first start when the store is empty. Default true. */
+  CITYGATE_DEMO: bool.default(true),
+  /** Rooms in the demo city. Default 100000. */
+  CITYGATE_DEMO_ROOMS: int(100, 20_000_000).default(100_000),
+  /** Seed of the demo city generator (same seed, same city). */
+  CITYGATE_DEMO_SEED: z.string().min(1).default('shanghai'),
+  /** Compiled policy bundle (wasm). Default policies/build/policy.wasm in the repository. */
+  CITYGATE_POLICY_WASM: z.string().min(1).optional(),
+  /** Per-request deadline in milliseconds. */
+  CITYGATE_REQUEST_TIMEOUT_MS: int(100, 600_000).default(10_000),
+  /** Largest accepted request body in bytes. */
+  CITYGATE_BODY_LIMIT_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  /** Hard maximum page size of record queries. */
+  CITYGATE_MAX_PAGE_SIZE: int(1, 10_000).default(1000),
+  /** Ledger: `embedded` (the only one available so far). */
+  LEDGER: z.enum(['embedded']).default('embedded'),
+  /** Log level of the server log. */
+  CITYGATE_LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug']).default('log'),
+});
+
+export type RawConfig = z.infer<typeof schema>;
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  /** Secret. */
+  databaseUrl: string | null;
+  jwksUrl: string | null;
+  jwtIssuer: string;
+  jwtAudience: string;
+  demo: { enabled: boolean; rooms: number; seed: string };
+  policyWasmPath: string;
+  requestTimeoutMs: number;
+  bodyLimitBytes: number;
+  maxPageSize: number;
+  ledger: 'embedded';
+  logLevel: 'error' | 'warn' | 'log' | 'debug';
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const KNOWN = new Set(Object.keys(schema.shape));
+
+/** The repository root (where policies/ lives), from this file's location in dist/src/config/. */
+export const REPO_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  for (const key of Object.keys(env)) {
+    if (key.startsWith('CITYGATE_') && !KNOWN.has(key)) problems.push(`${key}: unknown setting`);
+  }
+  const picked: Record<string, string> = {};
+  for (const key of KNOWN) {
+    const v = env[key];
+    if (v !== undefined && v !== '') picked[key] = v;
+  }
+  const parsed = schema.safeParse(picked);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const key = issue.path.join('.');
+      // Never echo a secret's value back.
+      problems.push(`${key}: ${issue.message}`);
+    }
+  }
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+  const c = parsed.data;
+  return {
+    host: c.CITYGATE_HOST,
+    port: c.CITYGATE_PORT,
+    dataDir: path.resolve(c.CITYGATE_DATA_DIR),
+    databaseUrl: c.DATABASE_URL ?? null,
+    jwksUrl: c.JWKS_URL ?? null,
+    jwtIssuer: c.CITYGATE_JWT_ISSUER,
+    jwtAudience: c.CITYGATE_JWT_AUDIENCE,
+    demo: { enabled: c.CITYGATE_DEMO, rooms: c.CITYGATE_DEMO_ROOMS, seed: c.CITYGATE_DEMO_SEED },
+    policyWasmPath: path.resolve(c.CITYGATE_POLICY_WASM ?? path.join(REPO_ROOT, 'policies/build/policy.wasm')),
+    requestTimeoutMs: c.CITYGATE_REQUEST_TIMEOUT_MS,
+    bodyLimitBytes: c.CITYGATE_BODY_LIMIT_BYTES,
+    maxPageSize: c.CITYGATE_MAX_PAGE_SIZE,
+    ledger: c.LEDGER,
+    logLevel: c.CITYGATE_LOG_LEVEL,
+  };
+}
+
+/** Nest injection token for the Config object. */
+export const CONFIG = Symbol('CONFIG');

@@ -1,0 +1,110 @@
+import { randomBytes } from 'node:crypto';
+import { Logger } from '@nestjs/common';
+import { AccessService } from './access/access.service.js';
+import { DenyAllEngine } from './access/deny-all.engine.js';
+import { OpaPolicyEngine } from './access/opa-engine.js';
+import type { PolicyEngine } from './access/policy-engine.port.js';
+import { CatalogueService } from './catalogue/catalogue.service.js';
+import type { Config } from './config/config.js';
+import { GrantsRepository } from './grants/grants.repository.js';
+import { seedDemoGrants } from './grants/demo-grants.js';
+import { IdentityService } from './identity/identity.service.js';
+import type { ProvenanceLog } from './ledger/provenance-log.port.js';
+import { TableProvenanceLog } from './ledger/table-provenance-log.adapter.js';
+import { DataService } from './query/data.service.js';
+import { Masker } from './query/masking.js';
+import { QueryEngine } from './query/query-engine.js';
+import { isDemoSeeded, seedDemoCity } from './spatial/demo-city.seeder.js';
+import { progressBar } from './spatial/progress.js';
+import { openDb } from './store/db.factory.js';
+import type { Db } from './store/db.port.js';
+
+/** Every service of one gateway instance, wired from config. */
+export interface Gateway {
+  config: Config;
+  db: Db;
+  catalogue: CatalogueService;
+  grants: GrantsRepository;
+  engine: PolicyEngine;
+  access: AccessService;
+  log: ProvenanceLog;
+  queryEngine: QueryEngine;
+  data: DataService;
+  identity: IdentityService;
+  close(): Promise<void>;
+}
+
+export interface GatewayOverrides {
+  /** Replace the policy engine (benchmarks and tests only). */
+  engine?: PolicyEngine;
+  /** Use an already open store (tests share one PGlite per process). */
+  db?: Db;
+  /** Draw progress while seeding the demo city. */
+  progress?: boolean;
+}
+
+const log = new Logger('Gateway');
+
+/** Opens the store, seeds the demo city on first start, loads the catalogue, grants and policy bundle. */
+export async function buildGateway(config: Config, overrides: GatewayOverrides = {}): Promise<Gateway> {
+  const db = overrides.db ?? (await openDb(config));
+  if (config.demo.enabled && !(await isDemoSeeded(db))) {
+    log.log(`Seeding the demo city (${config.demo.rooms} rooms, seed "${config.demo.seed}")...`);
+    const stats = await seedDemoCity(db, {
+      rooms: config.demo.rooms,
+      seed: config.demo.seed,
+      ...(overrides.progress ? { onProgress: progressBar('demo city') } : {}),
+    });
+    log.log(
+      `Demo city seeded in ${(stats.ms / 1000).toFixed(1)} s: ${stats.rooms} rooms, ${stats.boxes} boxes, ${stats.segments} segments.`,
+    );
+  }
+  const catalogue = new CatalogueService(db);
+  await catalogue.reload();
+  const grants = new GrantsRepository(db);
+  await grants.load();
+  if (config.demo.enabled) await seedDemoGrants(db, grants);
+  const engine = overrides.engine ?? (await loadEngine(config.policyWasmPath));
+  const access = new AccessService(catalogue, grants, engine);
+  const provenance = new TableProvenanceLog(db);
+  const queryEngine = new QueryEngine(db, new Masker(await maskSecret(db)));
+  const data = new DataService(access, queryEngine, provenance);
+  const identity = await IdentityService.create(config, db);
+  return {
+    config,
+    db,
+    catalogue,
+    grants,
+    engine,
+    access,
+    log: provenance,
+    queryEngine,
+    data,
+    identity,
+    close: async () => {
+      if (!overrides.db) await db.close();
+    },
+  };
+}
+
+async function loadEngine(wasmPath: string): Promise<PolicyEngine> {
+  try {
+    return await OpaPolicyEngine.load(wasmPath);
+  } catch (err) {
+    log.error(`Policy bundle ${wasmPath} failed to load; every data request will be denied. ${(err as Error).message}`);
+    return new DenyAllEngine((err as Error).message);
+  }
+}
+
+/** The masking key lives in the store so that every gateway instance pseudonymises alike. Secret. */
+async function maskSecret(db: Db): Promise<Buffer> {
+  const fresh = randomBytes(32).toString('base64');
+  await db.query(
+    `insert into kv (key, value) values ('mask-secret', to_jsonb($1::text)) on conflict (key) do nothing`,
+    [fresh],
+  );
+  const rows = await db.query<{ value: string }>(`select value from kv where key = 'mask-secret'`);
+  const v = rows[0]?.value;
+  if (typeof v !== 'string') throw new Error('mask secret missing from the store');
+  return Buffer.from(v, 'base64');
+}

@@ -1,0 +1,32 @@
+/**
+ * Marks resolvers that release data: each goes through DataService (AccessService decision + provenance).
+ * The schema-walk test (test/e2e/governance.e2e-spec.ts) fails if a root field reaches a data-bearing type
+ * without being marked here; METADATA_FIELDS lists the root fields that carry no data values, with why.
+ */
+export const GOVERNED_FIELDS = new Set<string>();
+
+export function Governed(): MethodDecorator {
+  return (_target, key) => {
+    GOVERNED_FIELDS.add(String(key));
+  };
+}
+
+/** Types whose values are dataset values. */
+export const DATA_BEARING_TYPES = [
+  'DataRecord',
+  'FieldValue',
+  'AggregateCell',
+  'MeasureValue',
+  'RecordPage',
+  'AggregateResult',
+];
+
+/** Root fields that return metadata only, and why that is safe. */
+export const METADATA_FIELDS: Record<string, string> = {
+  me: "the caller's own identity",
+  datasets: 'catalogue metadata and the caller’s own access preview; no values',
+  dataset: 'catalogue metadata of one dataset; no values',
+  units: 'official administrative divisions (district, subdistrict, community): public',
+  provenance: 'provenance metadata for auditors; never data values',
+  health: 'liveness',
+};

@@ -1,0 +1,50 @@
+import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import type { DecisionSummary } from '../access/access.service.js';
+import type { Mode, Purpose, Role } from '../access/decision.js';
+
+/** One provenance record (DESIGN.md §1): who, what, why, the decision, the outcome and when. */
+export interface ProvenanceRecord {
+  v: 1;
+  kind: 'access';
+  /** Unique id of the decision (the plan id for allowed requests). */
+  id: string;
+  at: string;
+  requester: { sub: string; org: string | null; roles: Role[]; via: string };
+  purpose: Purpose | null;
+  dataset: string;
+  mode: Mode;
+  fields: string[];
+  /** sha256 of the canonical request (fields, filters, grouping, paging). */
+  queryHash: string;
+  decision: DecisionSummary;
+  outcome: {
+    released: boolean;
+    rows: number;
+    /** sha256 of the canonical released result; null when refused. */
+    resultHash: string | null;
+    /** Error code when refused. */
+    refusal: string | null;
+    /** Space grains (or units) the release touched, at most a bounded sample; aggregates list their cells' units. */
+    grains: string[];
+  };
+}
+
+/** RFC 8785 canonical JSON. */
+export function canonicalJson(value: unknown): string {
+  const s = canonicalize(value);
+  if (s === undefined) throw new Error('value cannot be canonicalised');
+  return s;
+}
+
+export function sha256Hex(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** RFC 9162 leaf hash: SHA-256(0x00 || leaf). */
+export function leafHash(record: ProvenanceRecord): string {
+  return createHash('sha256')
+    .update(Buffer.from([0]))
+    .update(canonicalJson(record), 'utf8')
+    .digest('hex');
+}

@@ -1,0 +1,309 @@
+import { cellToBoundary } from 'h3-js';
+import { isIssuedPlan, type AccessPlan } from '../access/access.service.js';
+import type { FieldFilter, GroupBy, Measure } from '../access/access-request.js';
+import type { FieldDef } from '../catalogue/catalogue.types.js';
+import { badInput, DomainError, limitExceeded } from '../errors/domain.error.js';
+import { ident, type Db } from '../store/db.port.js';
+import type { Masker, Scalar } from './masking.js';
+import type { AggregateCell, AggregateResult, OutRecord, RecordsResult } from './query.types.js';
+import { suppressSmallCells } from './suppression.js';
+
+const UNIT_COLUMN: Record<string, string> = {
+  district: 'district_id',
+  subdistrict: 'subdistrict_id',
+  community: 'community_id',
+  building: 'building_id',
+};
+const LEVEL_ORDER = ['district', 'subdistrict', 'community', 'building'];
+
+/** Maximum cells an aggregate may return (zero cells included). */
+export const MAX_AGGREGATE_CELLS = 10_000;
+
+class Sql {
+  readonly where: string[] = [];
+  readonly params: unknown[] = [];
+  p(value: unknown): string {
+    this.params.push(value);
+    return `$${this.params.length}`;
+  }
+}
+
+/**
+ * Executes plans issued by the access service: parameterised SQL with the plan's row filter, then the
+ * plan's obligations (masks, geometry generalisation, small-cell suppression). It accepts nothing else.
+ */
+export class QueryEngine {
+  constructor(
+    private readonly db: Db,
+    private readonly masker: Masker,
+  ) {}
+
+  async records(plan: AccessPlan, deadline: number): Promise<RecordsResult> {
+    assertPlan(plan);
+    const { dataset, request: r, decision } = plan;
+    const sql = new Sql();
+    this.scope(plan, sql);
+    const cols = r.fields.map((f) => {
+      const def = dataset.fields.find((d) => d.name === f);
+      return def?.type === 'date' ? `to_char(r.${ident(f)}, 'YYYY-MM-DD') as ${ident(f)}` : `r.${ident(f)}`;
+    });
+    const order = [...r.sort.map((s) => `r.${ident(s.field)} ${s.descending ? 'desc' : 'asc'} nulls last`), 'r.id asc'];
+    const text = `select r.id, r.grain_id, g.geom, g.h3_r7, g.h3_r8, g.h3_r9${cols.length ? ', ' + cols.join(', ') : ''}
+      from ${ident(dataset.tableName)} r join grains g on g.id = r.grain_id
+      ${sql.where.length ? 'where ' + sql.where.join(' and ') : ''}
+      order by ${order.join(', ')} limit ${sql.p(r.first + 1)} offset ${sql.p(r.offset)}`;
+    checkDeadline(deadline);
+    const rows = await this.db.query<Record<string, unknown>>(text, sql.params);
+    checkDeadline(deadline);
+    const hasMore = rows.length > r.first;
+    const geometry = decision.geometry.effect;
+    const fieldDefs = r.fields.map((f) => dataset.fields.find((d) => d.name === f) as FieldDef);
+    const items: OutRecord[] = rows.slice(0, r.first).map((row) => {
+      const values = fieldDefs.map((fd) => {
+        const d = decision.fields[fd.name];
+        const raw = toScalar(row[fd.name]);
+        if (d?.effect === 'mask' && d.mask) {
+          return { field: fd.name, value: this.masker.apply(d.mask, fd.type, dataset.id, raw), masked: d.mask };
+        }
+        if (d?.effect === 'allow' || d?.effect === 'generalise') return { field: fd.name, value: raw, masked: null };
+        // The access service refuses raw requests for any other effect; withhold rather than trust that.
+        return { field: fd.name, value: null, masked: 'redact' as const };
+      });
+      const id = String(row.id);
+      const grainId = String(row.grain_id);
+      if (geometry === 'allow') {
+        return { id, grainId, geometry: row.geom as Record<string, unknown>, cell: null, values };
+      }
+      const pseudoId = this.masker.pseudonym(dataset.id, id);
+      if (geometry === 'generalise') {
+        const res = decision.geometry.h3Resolution ?? 8;
+        const cell = String(row[`h3_r${res}`] ?? row.h3_r7);
+        return { id: pseudoId, grainId: null, geometry: cellPolygon(cell), cell, values };
+      }
+      return { id: pseudoId, grainId: null, geometry: null, cell: null, values };
+    });
+    return { items, nextOffset: hasMore ? r.offset + r.first : null, geometry };
+  }
+
+  async aggregate(plan: AccessPlan, deadline: number): Promise<AggregateResult> {
+    assertPlan(plan);
+    const { dataset, request: r, decision } = plan;
+    const groupBy = r.groupBy;
+    if (!groupBy) throw badInput('An aggregate needs a groupBy.');
+    const sql = new Sql();
+    this.scope(plan, sql);
+    const key = groupKey(groupBy);
+    const measures = r.measures.map((m, i) => `${aggSql(m)} as m${i}`);
+    const from = `from ${ident(dataset.tableName)} r join grains g on g.id = r.grain_id ${sql.where.length ? 'where ' + sql.where.join(' and ') : ''}`;
+    const select = `count(*)::int as n${measures.length ? ', ' + measures.join(', ') : ''}`;
+    checkDeadline(deadline);
+    const grouped = await this.db.query<Record<string, unknown>>(
+      `select ${key} as k, ${select} ${from} group by k order by k limit ${MAX_AGGREGATE_CELLS + 1}`,
+      sql.params,
+    );
+    if (grouped.length > MAX_AGGREGATE_CELLS)
+      throw limitExceeded(`An aggregate may return at most ${MAX_AGGREGATE_CELLS} cells; narrow it.`);
+    const totals = await this.db.query<Record<string, unknown>>(`select ${select} ${from}`, sql.params);
+    checkDeadline(deadline);
+
+    const byKey = new Map(grouped.map((g) => [String(g.k), g]));
+    const labels = new Map<string, string>();
+    if (groupBy.kind === 'level') {
+      // Zeros count: list every unit of the level inside the scope, so empty cells appear (and are suppressed).
+      for (const u of await this.unitsInScope(plan, groupBy.level)) {
+        labels.set(u.id, u.name);
+        if (!byKey.has(u.id)) byKey.set(u.id, { k: u.id, n: 0 });
+      }
+      if (byKey.size > MAX_AGGREGATE_CELLS)
+        throw limitExceeded(`An aggregate may return at most ${MAX_AGGREGATE_CELLS} cells; narrow it.`);
+    }
+    const keys = [...byKey.keys()].sort();
+    const cellsIn = keys.map((k) => ({ key: k, n: Number(byKey.get(k)?.n ?? 0) }));
+    const totalRow = totals[0] ?? { n: 0 };
+    const sup = suppressSmallCells(cellsIn, Number(totalRow.n), decision.minCell);
+    const labelOf = (k: string) => labels.get(k) ?? null;
+    const cell = (k: string, row: Record<string, unknown> | undefined, hidden: boolean): AggregateCell => ({
+      key: k,
+      label: labelOf(k),
+      count: hidden ? null : Number(row?.n ?? 0),
+      values: r.measures.map((m, i) => ({
+        measure: measureName(m),
+        value: hidden || row?.[`m${i}`] === undefined || row[`m${i}`] === null ? null : Number(row[`m${i}`]),
+      })),
+      suppressed: hidden,
+    });
+    return {
+      groupBy: groupByName(groupBy),
+      minCell: decision.minCell,
+      cells: keys.map((k) => cell(k, byKey.get(k), sup.suppressed.has(k))),
+      total: cell('total', totalRow, sup.totalSuppressed),
+      primarySuppressed: sup.primary,
+      secondarySuppressed: sup.secondary,
+    };
+  }
+
+  /** The WHERE clauses every query of the plan carries: row filter (grant extent), within, bbox, filters. */
+  private scope(plan: AccessPlan, sql: Sql): void {
+    const { request: r, decision, dataset } = plan;
+    if (decision.extent !== null) {
+      const ids = sql.p(decision.extent);
+      sql.where.push(
+        `(g.district_id = any(${ids}::text[]) or g.subdistrict_id = any(${ids}::text[]) or g.community_id = any(${ids}::text[]) or g.building_id = any(${ids}::text[]))`,
+      );
+    }
+    if (r.within !== null) sql.where.push(`g.${unitColumn(r.within)} = ${sql.p(r.within)}`);
+    if (r.bbox !== null) {
+      const b = r.bbox;
+      sql.where.push(
+        `g.lon between ${sql.p(b.minLon)} and ${sql.p(b.maxLon)} and g.lat between ${sql.p(b.minLat)} and ${sql.p(b.maxLat)}`,
+      );
+    }
+    for (const f of r.filters) {
+      const def = dataset.fields.find((d) => d.name === f.field) as FieldDef;
+      sql.where.push(filterSql(def, f, sql));
+    }
+  }
+
+  private async unitsInScope(plan: AccessPlan, level: string): Promise<{ id: string; name: string }[]> {
+    const { request: r, decision } = plan;
+    const sql = new Sql();
+    sql.where.push(`u.level = ${sql.p(level)}`);
+    if (r.within !== null) {
+      const wl = r.within.split(':')[0] ?? '';
+      if (LEVEL_ORDER.indexOf(wl) < LEVEL_ORDER.indexOf(level)) {
+        sql.where.push(`(u.${UNIT_COLUMN[wl]} = ${sql.p(r.within)} or u.parent_id = ${sql.p(r.within)})`);
+      } else {
+        sql.where.push(
+          `u.id in (select g.${UNIT_COLUMN[level]} from grains g where g.${unitColumn(r.within)} = ${sql.p(r.within)})`,
+        );
+      }
+    }
+    if (decision.extent !== null) {
+      const ids = sql.p(decision.extent);
+      sql.where.push(
+        `(u.id = any(${ids}::text[]) or u.district_id = any(${ids}::text[]) or u.subdistrict_id = any(${ids}::text[]) or u.community_id = any(${ids}::text[]))`,
+      );
+    }
+    if (r.bbox !== null) return []; // with a bbox only observed cells are listed
+    return this.db.query<{ id: string; name: string }>(
+      `select u.id, coalesce(u.name_zh, u.name) as name from units u where ${sql.where.join(' and ')} order by u.id limit ${MAX_AGGREGATE_CELLS + 1}`,
+      sql.params,
+    );
+  }
+}
+
+function assertPlan(plan: AccessPlan): void {
+  if (!isIssuedPlan(plan))
+    throw new DomainError(
+      'INTERNAL',
+      'Internal error.',
+      'query engine received a plan the access service did not issue',
+    );
+}
+
+function checkDeadline(deadline: number): void {
+  if (Date.now() > deadline) throw limitExceeded('The request ran past its deadline.');
+}
+
+function unitColumn(unitId: string): string {
+  const level = unitId.split(':')[0] ?? '';
+  const col = UNIT_COLUMN[level];
+  if (!col) throw badInput('within must be a district, subdistrict, community or building id.');
+  return col;
+}
+
+function groupKey(g: GroupBy): string {
+  switch (g.kind) {
+    case 'level':
+      return `g.${UNIT_COLUMN[g.level]}`;
+    case 'h3':
+      return `g.h3_r${g.resolution}`;
+    case 'field':
+      return `r.${ident(g.field)}::text`;
+  }
+}
+
+function groupByName(g: GroupBy): string {
+  switch (g.kind) {
+    case 'level':
+      return g.level;
+    case 'h3':
+      return `h3:${g.resolution}`;
+    case 'field':
+      return `field:${g.field}`;
+  }
+}
+
+function aggSql(m: Measure): string {
+  if (m.fn === 'count') return m.field === null ? 'count(*)::int' : `count(r.${ident(m.field)})::int`;
+  if (m.field === null) throw badInput(`${m.fn} needs a field.`);
+  const col = `r.${ident(m.field)}`;
+  switch (m.fn) {
+    case 'sum':
+      return `sum(${col})::float8`;
+    case 'mean':
+      return `avg(${col})::float8`;
+    case 'min':
+      return `min(${col})::float8`;
+    case 'max':
+      return `max(${col})::float8`;
+  }
+}
+
+export function measureName(m: Measure): string {
+  return m.field === null ? m.fn : `${m.fn}(${m.field})`;
+}
+
+function filterSql(def: FieldDef, f: FieldFilter, sql: Sql): string {
+  const col = `r.${ident(def.name)}`;
+  const numeric = def.type === 'int' || def.type === 'float';
+  const check = (v: unknown): unknown => {
+    if (numeric && (typeof v !== 'number' || !Number.isFinite(v)))
+      throw badInput(`Filter on "${def.name}" needs a number.`);
+    if (def.type === 'bool' && typeof v !== 'boolean') throw badInput(`Filter on "${def.name}" needs true or false.`);
+    if ((def.type === 'string' || def.type === 'date') && typeof v !== 'string')
+      throw badInput(`Filter on "${def.name}" needs a string.`);
+    if (def.type === 'date' && !/^\d{4}-\d{2}-\d{2}$/.test(v as string))
+      throw badInput(`Filter on "${def.name}" needs a date YYYY-MM-DD.`);
+    return v;
+  };
+  const cast = numeric ? '::float8' : def.type === 'bool' ? '::boolean' : def.type === 'date' ? '::date' : '::text';
+  switch (f.op) {
+    case 'eq':
+      return `${col} = ${sql.p(check(f.value))}${cast}`;
+    case 'ne':
+      return `${col} <> ${sql.p(check(f.value))}${cast}`;
+    case 'lt':
+    case 'lte':
+    case 'gt':
+    case 'gte': {
+      if (def.type === 'bool') throw badInput(`"${f.op}" does not apply to a true/false field.`);
+      const op = { lt: '<', lte: '<=', gt: '>', gte: '>=' }[f.op];
+      return `${col} ${op} ${sql.p(check(f.value))}${cast}`;
+    }
+    case 'in': {
+      if (!Array.isArray(f.value) || f.value.length === 0 || f.value.length > 100)
+        throw badInput('"in" needs a list of 1 to 100 values.');
+      const values = f.value.map(check);
+      return `${col} = any(${sql.p(values)}${cast}[])`;
+    }
+    case 'prefix': {
+      if (def.type !== 'string') throw badInput('"prefix" applies to text fields only.');
+      const v = check(f.value) as string;
+      return `left(${col}, ${sql.p(v.length)}) = ${sql.p(v)}`;
+    }
+  }
+}
+
+function toScalar(v: unknown): Scalar {
+  if (v === null || v === undefined) return null;
+  if (v instanceof Date) return v.toISOString().slice(0, 10);
+  if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
+  if (typeof v === 'bigint') return Number(v);
+  return JSON.stringify(v);
+}
+
+function cellPolygon(cell: string): Record<string, unknown> {
+  const ring = cellToBoundary(cell, true);
+  return { type: 'Polygon', coordinates: [ring] };
+}

@@ -1,0 +1,147 @@
+/**
+ * Schema migrations, in order. Append only: never edit a migration that has shipped; add a new one.
+ * Dataset record tables (ds_*) are created from catalogue definitions by the catalogue seeder, not here.
+ */
+export interface Migration {
+  id: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    id: '0001_init',
+    sql: `
+create table orgs (
+  id text primary key,
+  name text not null,
+  name_zh text not null,
+  kind text not null check (kind in ('authority', 'department'))
+);
+
+-- The hierarchy: city > district > subdistrict > community > building > floor.
+create table units (
+  id text primary key,
+  level text not null check (level in ('city', 'district', 'subdistrict', 'community', 'building', 'floor')),
+  parent_id text references units(id),
+  code text,
+  name text not null,
+  name_zh text,
+  district_id text,
+  subdistrict_id text,
+  community_id text,
+  geom jsonb,
+  min_lon double precision, min_lat double precision, max_lon double precision, max_lat double precision
+);
+create index units_parent_idx on units (parent_id);
+create index units_level_idx on units (level);
+
+-- Space grains: rooms, boxes of open space, segments of infrastructure.
+create table grains (
+  id text primary key,
+  kind text not null check (kind in ('room', 'box', 'segment')),
+  subtype text not null,
+  district_id text not null,
+  subdistrict_id text not null,
+  community_id text not null,
+  building_id text,
+  floor_id text,
+  geom jsonb not null,
+  z_min double precision not null,
+  z_max double precision not null,
+  measure double precision not null,
+  measure_unit text not null check (measure_unit in ('m2', 'm3', 'm')),
+  lon double precision not null,
+  lat double precision not null,
+  min_lon double precision not null, min_lat double precision not null,
+  max_lon double precision not null, max_lat double precision not null,
+  h3_r7 text not null,
+  h3_r8 text not null,
+  h3_r9 text not null
+);
+create index grains_district_idx on grains (district_id);
+create index grains_subdistrict_idx on grains (subdistrict_id);
+create index grains_community_idx on grains (community_id);
+create index grains_building_idx on grains (building_id);
+create index grains_kind_idx on grains (kind);
+
+create table catalogue_datasets (
+  id text primary key,
+  title text not null,
+  title_zh text not null,
+  description text not null,
+  owner_org text not null references orgs(id),
+  grain_kind text not null check (grain_kind in ('room', 'box', 'segment')),
+  table_name text not null unique,
+  grade text not null,
+  personal text not null,
+  open_class text not null,
+  updated_at timestamptz not null default now()
+);
+
+create table catalogue_fields (
+  dataset_id text not null references catalogue_datasets(id),
+  name text not null,
+  ordinal int not null,
+  type text not null check (type in ('string', 'int', 'float', 'bool', 'date')),
+  grade text not null check (grade in ('general', 'important', 'core')),
+  personal text not null check (personal in ('none', 'personal', 'sensitive')),
+  open_class text not null check (open_class in ('unconditional', 'conditional', 'closed')),
+  mask_kind text not null check (mask_kind in ('redact', 'hash', 'truncate')),
+  unit text,
+  description text not null,
+  primary key (dataset_id, name)
+);
+
+create table grants (
+  id text primary key,
+  org text not null references orgs(id),
+  dataset_id text not null references catalogue_datasets(id),
+  fields jsonb not null,
+  purpose text not null,
+  extent jsonb not null,
+  valid_from timestamptz not null,
+  valid_to timestamptz not null,
+  approved_by text not null,
+  created_at timestamptz not null default now(),
+  revoked_at timestamptz
+);
+create index grants_org_dataset_idx on grants (org, dataset_id);
+
+-- casbin policy lines (roles and grants), loaded by the casbin adapter.
+create table casbin_rules (
+  id bigserial primary key,
+  ptype text not null,
+  v0 text not null default '', v1 text not null default '', v2 text not null default '',
+  v3 text not null default '', v4 text not null default '', v5 text not null default ''
+);
+
+create table api_keys (
+  id text primary key,
+  prefix text not null unique,
+  secret_hash text not null,
+  label text not null,
+  created_at timestamptz not null default now(),
+  revoked_at timestamptz
+);
+
+-- Provenance: append-only; the table adapter of the ProvenanceLog port.
+create table provenance_records (
+  idx bigint primary key,
+  leaf_hash text not null,
+  record jsonb not null,
+  appended_at timestamptz not null default now()
+);
+create or replace function provenance_records_append_only() returns trigger language plpgsql as $$
+begin
+  raise exception 'provenance_records is append-only';
+end $$;
+create trigger provenance_records_no_update before update or delete on provenance_records
+  for each row execute function provenance_records_append_only();
+
+create table kv (
+  key text primary key,
+  value jsonb not null
+);
+`,
+  },
+];

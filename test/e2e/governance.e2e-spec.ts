@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { buildSchema, getNamedType, isObjectType, type GraphQLNamedType, type GraphQLSchema } from 'graphql';
+import { REPO_ROOT } from '../../src/config/config.js';
+import { DATA_BEARING_TYPES, GOVERNED_FIELDS, METADATA_FIELDS } from '../../src/graphql/governed.js';
+import { generateSchemaSdl } from '../../src/graphql/schema.js';
+import { startTestGateway, type TestGateway } from '../support/test-gateway.js';
+
+/** Named types reachable from a type through object fields. */
+function reachable(schema: GraphQLSchema, from: GraphQLNamedType): Set<string> {
+  const seen = new Set<string>();
+  const stack = [from];
+  while (stack.length > 0) {
+    const t = stack.pop()!;
+    if (seen.has(t.name)) continue;
+    seen.add(t.name);
+    if (isObjectType(t)) for (const f of Object.values(t.getFields())) stack.push(getNamedType(f.type));
+  }
+  return seen;
+}
+
+describe('one enforcement point', () => {
+  let sdl: string;
+  let schema: GraphQLSchema;
+  before(async () => {
+    sdl = await generateSchemaSdl();
+    schema = buildSchema(sdl);
+  });
+
+  it('the committed schema.gql matches the resolvers', () => {
+    const committed = fs.readFileSync(path.join(REPO_ROOT, 'schema.gql'), 'utf8');
+    assert.equal(committed, sdl, 'run npm run schema and commit schema.gql');
+  });
+
+  it('every root field that reaches a data-bearing type is governed; the rest are declared metadata', () => {
+    const roots = [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()].filter(
+      (t) => t !== null && t !== undefined,
+    );
+    assert.ok(roots.length >= 1);
+    const dataTypes = new Set(DATA_BEARING_TYPES);
+    for (const root of roots) {
+      for (const [name, field] of Object.entries(root.getFields())) {
+        const reach = reachable(schema, getNamedType(field.type));
+        const touchesData = [...reach].some((t) => dataTypes.has(t));
+        if (GOVERNED_FIELDS.has(name)) {
+          assert.ok(touchesData, `${name} is marked governed but returns no data-bearing type`);
+        } else {
+          assert.ok(name in METADATA_FIELDS, `${root.name}.${name} is neither governed nor declared metadata`);
+          assert.ok(!touchesData, `${root.name}.${name} reaches a data-bearing type without a decision`);
+        }
+      }
+    }
+  });
+
+  it('the walk itself catches an ungoverned data field (a schema with a leak fails)', () => {
+    const leaky = buildSchema(sdl.replace('type Query {', 'type Query {\n  leak: RecordPage!'));
+    const field = leaky.getQueryType()!.getFields().leak!;
+    assert.ok(!GOVERNED_FIELDS.has('leak'));
+    assert.ok([...reachable(leaky, getNamedType(field.type))].some((t) => DATA_BEARING_TYPES.includes(t)));
+  });
+
+  describe('at run time', () => {
+    let t: TestGateway;
+    before(async () => {
+      t = await startTestGateway({ rooms: 500 });
+    });
+    after(async () => {
+      await t?.close();
+    });
+
+    it('every governed field, allowed or refused, appends exactly one provenance record', async () => {
+      const calls: Record<string, string> = {
+        records: '{ records(dataset: "public-facilities", fields: ["name"], first: 1) { items { id } } }',
+        aggregate:
+          '{ aggregate(dataset: "public-facilities", groupBy: { level: district }, measures: [{ fn: count }]) { total { count } } }',
+      };
+      const refused: Record<string, string> = {
+        records: '{ records(dataset: "residents-per-room", fields: ["tenure"]) { items { id } } }',
+        aggregate:
+          '{ aggregate(dataset: "elderly-living-alone", groupBy: { level: district }, measures: [{ fn: count }]) { total { count } } }',
+      };
+      assert.deepEqual(Object.keys(calls).sort(), [...GOVERNED_FIELDS].sort());
+      for (const name of GOVERNED_FIELDS) {
+        for (const q of [calls[name]!, refused[name]!]) {
+          const before = await t.gw.log.size();
+          const r = await t.gql(q);
+          assert.equal(await t.gw.log.size(), before + 1, `${name}: ${r.raw.slice(0, 200)}`);
+          assert.equal(r.body.extensions?.receipts?.length, 1);
+        }
+      }
+    });
+  });
+});
