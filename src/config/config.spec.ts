@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig } from './config.js';
+
+describe('configuration', () => {
+  it('embedded defaults need nothing set', () => {
+    const c = loadConfig({});
+    assert.equal(c.databaseUrl, null);
+    assert.equal(c.jwksUrl, null);
+    assert.equal(c.host, '127.0.0.1');
+    assert.equal(c.port, 4000);
+    assert.equal(c.demo.rooms, 100_000);
+    assert.match(c.policyWasmPath, /policies\/build\/policy\.wasm$/);
+  });
+  it('production settings come from the environment', () => {
+    const c = loadConfig({
+      DATABASE_URL: 'postgres://u@127.0.0.1:5432/db',
+      JWKS_URL: 'https://id.example/jwks',
+      CITYGATE_DEMO: 'false',
+    });
+    assert.equal(c.databaseUrl, 'postgres://u@127.0.0.1:5432/db');
+    assert.equal(c.jwksUrl, 'https://id.example/jwks');
+    assert.equal(c.demo.enabled, false);
+  });
+  it('unknown or invalid settings stop the boot with a readable message, never echoing secrets', () => {
+    assert.throws(
+      () => loadConfig({ CITYGATE_PROT: '4000' }),
+      (e: unknown) => e instanceof ConfigError && /CITYGATE_PROT: unknown setting/.test(e.message),
+    );
+    assert.throws(() => loadConfig({ CITYGATE_PORT: 'eighty' }), /CITYGATE_PORT: must be a whole number/);
+    assert.throws(() => loadConfig({ CITYGATE_PORT: '70000' }), /CITYGATE_PORT/);
+    assert.throws(
+      () => loadConfig({ DATABASE_URL: 'mysql://root:hunter2@db/x' }),
+      (e: unknown) => e instanceof ConfigError && /DATABASE_URL/.test(e.message) && !e.message.includes('hunter2'),
+    );
+    assert.throws(() => loadConfig({ LEDGER: 'fabric' }), /LEDGER/);
+  });
+});
