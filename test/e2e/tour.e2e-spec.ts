@@ -234,4 +234,43 @@ describe('the README tour, role by role', () => {
     const residents = ds.find((d) => d.id === 'residents-per-room')!;
     assert.deepEqual([residents.access.records, residents.access.aggregates], [false, true]);
   });
+
+  it('the DCAT export lists the open catalogue only', async () => {
+    const res = await t.app.getHttpAdapter().getInstance().inject({ method: 'GET', url: '/catalogue/dcat.jsonld' });
+    assert.equal(res.statusCode, 200);
+    assert.match(String(res.headers['content-type']), /application\/ld\+json/);
+    const doc = JSON.parse(res.body) as { '@type': string; 'dcat:dataset': { 'dct:identifier': string }[] };
+    assert.equal(doc['@type'], 'dcat:Catalog');
+    const ids = doc['dcat:dataset'].map((d) => d['dct:identifier']);
+    assert.ok(ids.includes('business-licences'));
+    assert.ok(ids.includes('residents-per-room'));
+    assert.ok(!ids.includes('elderly-living-alone'), 'closed datasets are not in the open catalogue');
+  });
+
+  it('memoised decisions follow grant changes at once', async () => {
+    const token = await t.token('transport', ['analyst']);
+    const q = { dataset: 'hotline-complaints', fields: ['caller_phone'], purpose: 'research' };
+    assert.equal(errorCode(await t.gql(RECORDS, q, { token })), 'FORBIDDEN');
+    const now = Date.now();
+    await t.gw.grants.create({
+      id: 'grant-test-transport-hotline',
+      org: 'transport',
+      datasetId: 'hotline-complaints',
+      fields: ['caller_phone'],
+      purpose: 'research',
+      extent: [],
+      validFrom: new Date(now - 1000),
+      validTo: new Date(now + 3_600_000),
+      approvedBy: 'citizen-hotline',
+    });
+    const granted = await t.gql(RECORDS, q, { token });
+    assert.equal(granted.body.errors, undefined, JSON.stringify(granted.body.errors));
+    const items = (granted.body.data!.records as { items: Item[] }).items;
+    assert.ok(items.length > 0);
+    assert.ok(
+      items.every((i) => i.values[0]!.masked === 'truncate' && /^\d{3}\*\*\*$/.test(String(i.values[0]!.value))),
+    );
+    await t.gw.grants.revoke('grant-test-transport-hotline');
+    assert.equal(errorCode(await t.gql(RECORDS, q, { token })), 'FORBIDDEN');
+  });
 });
