@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Logger } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Role } from '../../src/access/decision.js';
 import { createApp } from '../../src/app.module.js';
@@ -40,6 +41,7 @@ export interface TestGateway {
 export async function startTestGateway(
   opts: { rooms?: number; env?: Record<string, string>; overrides?: GatewayOverrides; postgresUrl?: string } = {},
 ): Promise<TestGateway> {
+  Logger.overrideLogger(['error', 'warn']);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'citygate-test-'));
   const config = loadConfig({
     CITYGATE_DATA_DIR: dataDir,
