@@ -144,4 +144,63 @@ create table kv (
 );
 `,
   },
+  {
+    id: '0002_verifiable_log',
+    sql: `
+-- The verifiable log's PostgreSQL storage (src/ledger/storage/postgres-log-storage.adapter.ts, ADR 0002).
+-- One row: the log key the tables belong to, and the integrated tree size (the sequencer's fence).
+create table log_state (
+  id smallint primary key check (id = 1),
+  log_id text not null,
+  public_key text not null,
+  tree_size bigint not null default 0
+);
+
+-- Leaves, densely indexed from 0; written only by the sequencer, never changed.
+create table log_leaves (
+  idx bigint primary key,
+  record text not null,
+  dataset text,
+  org text
+);
+create index log_leaves_dataset_idx on log_leaves (dataset, idx);
+create index log_leaves_org_idx on log_leaves (org, idx);
+
+-- Hashes of every complete subtree (level 0: the leaf hashes).
+create table log_nodes (
+  level smallint not null,
+  idx bigint not null,
+  hash bytea not null check (length(hash) = 32),
+  primary key (level, idx)
+);
+
+-- Batches waiting for the sequencer; first_idx is set when they are integrated.
+create table log_queue (
+  id bigserial primary key,
+  records text[] not null,
+  datasets text[] not null,
+  orgs text[] not null,
+  first_idx bigint,
+  enqueued_at timestamptz not null default now()
+);
+create index log_queue_pending_idx on log_queue (id) where first_idx is null;
+
+create table log_tree_heads (
+  id bigserial primary key,
+  tree_size bigint not null,
+  sth text not null
+);
+
+create or replace function log_append_only() returns trigger language plpgsql as $$
+begin
+  raise exception '% is append-only', tg_table_name;
+end $$;
+create trigger log_leaves_append_only before update or delete on log_leaves
+  for each row execute function log_append_only();
+create trigger log_nodes_append_only before update or delete on log_nodes
+  for each row execute function log_append_only();
+create trigger log_tree_heads_append_only before update or delete on log_tree_heads
+  for each row execute function log_append_only();
+`,
+  },
 ];

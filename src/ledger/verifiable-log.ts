@@ -1,0 +1,231 @@
+/**
+ * The verifiable provenance log (DESIGN.md §6, ADR 0002): an RFC 9162 Merkle tree over canonical provenance
+ * records, kept by a LogStorage adapter, with Ed25519-signed tree heads and inclusion / consistency proofs.
+ *
+ * Group commit: `append` queues the record; one writer at a time hands everything queued (up to `maxBatch`)
+ * to `storage.append` as one batch, i.e. one write and one fdatasync (or one commit). Each promise resolves
+ * only after its batch is durable; while a batch is on disk the next one gathers, so the fsync cost is shared
+ * by every concurrent caller without any added wait.
+ */
+import { Logger } from '@nestjs/common';
+import { badInput } from '../errors/domain.error.js';
+import { MAX_LEAF_BYTES, type LogStorage } from './log-storage.port.js';
+import { openLogKey, type LogKey, type LogPublicKey } from './log-key.js';
+import { CompactRange } from './merkle/compact-range.js';
+import { hashLeaf } from './merkle/hasher.js';
+import { consistencyPlan, foldRange, inclusionPlan, planNodes, resolvePlan } from './merkle/proofs.js';
+import { isIndex } from './merkle/tree-math.js';
+import type { ConsistencyProof, InclusionProof, Receipt, VerifiableProvenanceLog } from './provenance-log.port.js';
+import { fastCanonicalJson } from './canonical-json.js';
+import type { ProvenanceRecord } from './provenance-record.js';
+import { signTreeHead, type SignedTreeHead } from './signed-tree-head.js';
+
+const log = new Logger('VerifiableLog');
+
+export interface VerifiableLogOptions {
+  /** The storage adapter; the log owns it from now on and closes it in `close()`. */
+  storage: LogStorage;
+  /** Data directory holding `keys/log.key` (created on first start). */
+  dataDir: string;
+  /** Most records per durable write (default 4,096). 1 gives one fdatasync per record (benchmarks). */
+  maxBatch?: number;
+  /** Sign and store a tree head whenever this many leaves were added since the last one (default 1,024; 0: never). */
+  treeHeadEvery?: number;
+  /** Clock for tree-head timestamps, in ms since the epoch (tests). */
+  now?: () => number;
+}
+
+interface Pending {
+  data: string;
+  leafHash: Buffer;
+  dataset: string | null;
+  org: string | null;
+  resolve: (r: Receipt) => void;
+  reject: (e: unknown) => void;
+}
+
+export class VerifiableLog implements VerifiableProvenanceLog {
+  private pending: Pending[] = [];
+  private flushing: Promise<void> | null = null;
+  private closing = false;
+  private latest: SignedTreeHead | null = null;
+  private signing: Promise<SignedTreeHead> | null = null;
+  private readonly counters = { batches: 0, appended: 0, largestBatch: 0 };
+
+  private constructor(
+    private readonly storage: LogStorage,
+    private readonly key: LogKey,
+    private readonly maxBatch: number,
+    private readonly treeHeadEvery: number,
+    private readonly now: () => number,
+  ) {}
+
+  /** Opens the log key (creating it on first start) and binds the storage to it. */
+  static async open(opts: VerifiableLogOptions): Promise<VerifiableLog> {
+    const maxBatch = opts.maxBatch ?? 4096;
+    if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError('maxBatch must be a whole number ≥ 1');
+    let key: LogKey;
+    try {
+      key = openLogKey(opts.dataDir);
+      await opts.storage.bind({ logId: key.logId, publicKeyPem: key.pem });
+    } catch (err) {
+      // The log owns the storage from here: do not leave its connections and timers behind.
+      await opts.storage.close().catch(() => undefined);
+      throw err;
+    }
+    const vlog = new VerifiableLog(opts.storage, key, maxBatch, opts.treeHeadEvery ?? 1024, opts.now ?? Date.now);
+    vlog.latest = await opts.storage.latestTreeHead();
+    return vlog;
+  }
+
+  append(record: ProvenanceRecord): Promise<Receipt> {
+    if (this.closing) return Promise.reject(new Error('the provenance log is closed'));
+    let data: string;
+    try {
+      data = fastCanonicalJson(record);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    // Refused here rather than by storage, where it would fail the whole batch it lands in.
+    if (Buffer.byteLength(data, 'utf8') > MAX_LEAF_BYTES) {
+      return Promise.reject(new RangeError(`a provenance record must be at most ${MAX_LEAF_BYTES} bytes`));
+    }
+    return new Promise<Receipt>((resolve, reject) => {
+      this.pending.push({
+        data,
+        leafHash: hashLeaf(data),
+        dataset: typeof record.dataset === 'string' ? record.dataset : null,
+        org: record.requester?.org ?? null,
+        resolve,
+        reject,
+      });
+      this.flushing ??= this.flush();
+    });
+  }
+
+  /** Writes queued records, one durable batch at a time, until the queue is empty. */
+  private async flush(): Promise<void> {
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending.splice(0, this.maxBatch);
+        let first: number;
+        try {
+          first = await this.storage.append(batch);
+        } catch (err) {
+          for (const p of batch) p.reject(err);
+          continue;
+        }
+        this.counters.batches++;
+        this.counters.appended += batch.length;
+        this.counters.largestBatch = Math.max(this.counters.largestBatch, batch.length);
+        batch.forEach((p, i) => p.resolve({ index: first + i, leafHash: p.leafHash.toString('hex') }));
+        const size = first + batch.length;
+        if (this.treeHeadEvery > 0 && size - (this.latest?.treeSize ?? 0) >= this.treeHeadEvery) {
+          await this.treeHead().catch((err: unknown) => log.warn(`signing a tree head failed: ${String(err)}`));
+        }
+      }
+    } finally {
+      this.flushing = null;
+    }
+  }
+
+  async size(): Promise<number> {
+    return this.storage.size();
+  }
+
+  async get(index: number): Promise<{ record: ProvenanceRecord; leafHash: string } | null> {
+    if (!isIndex(index) || index >= (await this.storage.size())) return null;
+    const [leaf] = await this.storage.getLeaves(index, index + 1);
+    if (!leaf) return null;
+    return { record: JSON.parse(leaf.data) as ProvenanceRecord, leafHash: leaf.leafHash.toString('hex') };
+  }
+
+  async list(opts: { first: number; offset: number; dataset?: string | null; org?: string | null }) {
+    const rows = await this.storage.list(opts);
+    return rows.map((l) => ({
+      index: l.index,
+      record: JSON.parse(l.data) as ProvenanceRecord,
+      leafHash: l.leafHash.toString('hex'),
+    }));
+  }
+
+  /** A signed tree head for the current durable size (the stored one when the size has not moved). */
+  async treeHead(): Promise<SignedTreeHead> {
+    const size = await this.storage.size();
+    if (this.latest?.treeSize !== size) this.latest = (await this.storage.latestTreeHead()) ?? this.latest;
+    if (this.latest && this.latest.treeSize === size && this.latest.logId === this.key.logId) return this.latest;
+    if (this.signing) {
+      const sth = await this.signing;
+      if (sth.treeSize === size) return sth;
+    }
+    this.signing = this.sign(size);
+    try {
+      return await this.signing;
+    } finally {
+      this.signing = null;
+    }
+  }
+
+  private async sign(size: number): Promise<SignedTreeHead> {
+    const root = await this.rootAt(size);
+    const timestamp = Math.max(this.now(), this.latest?.timestamp ?? 0);
+    const sth = signTreeHead(
+      { logId: this.key.logId, treeSize: size, rootHash: root.toString('hex'), timestamp },
+      this.key.privateKey,
+    );
+    await this.storage.putTreeHead(sth);
+    if (!this.latest || sth.treeSize >= this.latest.treeSize) this.latest = sth;
+    return sth;
+  }
+
+  private async rootAt(size: number): Promise<Buffer> {
+    return foldRange(await this.storage.getNodes(CompactRange.nodesFor(size)));
+  }
+
+  async inclusionProof(index: number, treeSize: number): Promise<InclusionProof> {
+    const size = await this.storage.size();
+    if (size === 0) throw badInput('The log is empty: there is no inclusion proof to give.');
+    if (!isIndex(treeSize) || treeSize < 1 || treeSize > size) {
+      throw badInput(`treeSize must be a whole number from 1 to ${size} (the log's size).`);
+    }
+    if (!isIndex(index) || index >= treeSize) {
+      throw badInput(`index must be a whole number from 0 to ${treeSize - 1} (below treeSize).`);
+    }
+    const plan = inclusionPlan(index, treeSize);
+    const ids = planNodes(plan);
+    const hashes = resolvePlan(plan, ids, await this.storage.getNodes(ids));
+    return { leafIndex: index, treeSize, hashes: hashes.map((h) => h.toString('hex')) };
+  }
+
+  async consistencyProof(fromSize: number, toSize: number): Promise<ConsistencyProof> {
+    const size = await this.storage.size();
+    if (size === 0) throw badInput('The log is empty: there is no consistency proof to give.');
+    if (!isIndex(toSize) || toSize < 1 || toSize > size) {
+      throw badInput(`toSize must be a whole number from 1 to ${size} (the log's size).`);
+    }
+    if (!isIndex(fromSize) || fromSize < 1 || fromSize > toSize) {
+      throw badInput(`fromSize must be a whole number from 1 to ${toSize} (at most toSize).`);
+    }
+    const plan = consistencyPlan(fromSize, toSize);
+    const ids = planNodes(plan);
+    const hashes = resolvePlan(plan, ids, await this.storage.getNodes(ids));
+    return { fromSize, toSize, hashes: hashes.map((h) => h.toString('hex')) };
+  }
+
+  publicKey(): LogPublicKey {
+    return { logId: this.key.logId, pem: this.key.pem, jwk: { ...this.key.jwk } };
+  }
+
+  /** Group-commit counters (batches written, records appended, largest batch), for tests and benches. */
+  stats(): { batches: number; appended: number; largestBatch: number } {
+    return { ...this.counters };
+  }
+
+  /** Refuses new appends, waits for queued ones to be durable, then closes the storage. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    while (this.flushing) await this.flushing;
+    await this.storage.close();
+  }
+}
