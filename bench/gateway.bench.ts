@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import type { AccessRequest } from '../src/access/access-request.js';
 import type { PolicyInput } from '../src/access/decision.js';
 import { OpaPolicyEngine } from '../src/access/opa-engine.js';
@@ -162,29 +163,24 @@ async function throughput(
   await app.listen(0, '127.0.0.1');
   const addr = app.getHttpServer().address() as { port: number };
   const url = `http://127.0.0.1:${addr.port}/graphql`;
-  const body = JSON.stringify({ query });
-  const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
-  const lat: number[] = [];
-  let errors = 0;
-  const one = async () => {
-    const t0 = process.hrtime.bigint();
-    const r = await fetch(url, { method: 'POST', body, headers });
-    const j = (await r.json()) as { errors?: unknown; data?: { records?: { items?: unknown[] } } };
-    if (j.errors || j.data?.records?.items?.length !== 100) errors += 1;
-    lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  };
-  const until = Date.now() + 1500;
-  while (Date.now() < until) await one(); // warm-up
-  lat.length = 0;
-  errors = 0;
-  const end = Date.now() + SECONDS * 1000;
-  const t0 = Date.now();
-  await Promise.all(
-    Array.from({ length: CONNECTIONS }, async () => {
-      while (Date.now() < end) await one();
-    }),
-  );
-  const secs = (Date.now() - t0) / 1000;
+  const result = await new Promise<{ latenciesMs: number[]; seconds: number; errors: number }>((resolve, reject) => {
+    const w = new Worker(new URL('./support/load-worker.js', import.meta.url), {
+      workerData: {
+        url,
+        body: JSON.stringify({ query }),
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        connections: CONNECTIONS,
+        seconds: SECONDS,
+        warmupSeconds: 1.5,
+        expectItems: 100,
+      },
+    });
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
+  const lat = result.latenciesMs;
+  const errors = result.errors;
+  const secs = result.seconds;
   await app.close();
   lat.sort((a, b) => a - b);
   return {

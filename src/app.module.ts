@@ -5,7 +5,9 @@ import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AccessService } from './access/access.service.js';
-import { ProvenanceResolver } from './audit/provenance.resolver.js';
+import { AuditResolver } from './audit/audit.resolver.js';
+import { AuditService } from './audit/audit.service.js';
+import { LedgerResolver } from './ledger/ledger.resolver.js';
 import { CatalogueResolver } from './catalogue/catalogue.resolver.js';
 import { CatalogueService } from './catalogue/catalogue.service.js';
 import { CONFIG } from './config/config.js';
@@ -64,11 +66,13 @@ export class AppModule {
         { provide: AccessService, useValue: gw.access },
         { provide: DataService, useValue: gw.data },
         { provide: PROVENANCE_LOG, useValue: gw.log },
+        { provide: AuditService, useValue: gw.audit },
         MeResolver,
         CatalogueResolver,
         RecordsResolver,
         UnitsResolver,
-        ProvenanceResolver,
+        AuditResolver,
+        LedgerResolver,
       ],
     };
   }

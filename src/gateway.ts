@@ -9,8 +9,11 @@ import type { Config } from './config/config.js';
 import { GrantsRepository } from './grants/grants.repository.js';
 import { seedDemoGrants } from './grants/demo-grants.js';
 import { IdentityService } from './identity/identity.service.js';
-import type { ProvenanceLog } from './ledger/provenance-log.port.js';
-import { TableProvenanceLog } from './ledger/table-provenance-log.adapter.js';
+import { AuditIndex } from './audit/audit-index.js';
+import { AuditService } from './audit/audit.service.js';
+import type { LogStorage } from './ledger/log-storage.port.js';
+import { openLogStorage } from './ledger/verifiable-log.factory.js';
+import { VerifiableLog } from './ledger/verifiable-log.js';
 import { DataService } from './query/data.service.js';
 import { Masker } from './query/masking.js';
 import { QueryEngine } from './query/query-engine.js';
@@ -27,7 +30,9 @@ export interface Gateway {
   grants: GrantsRepository;
   engine: PolicyEngine;
   access: AccessService;
-  log: ProvenanceLog;
+  log: VerifiableLog;
+  audit: AuditService;
+  auditIndex: AuditIndex;
   queryEngine: QueryEngine;
   data: DataService;
   identity: IdentityService;
@@ -39,6 +44,8 @@ export interface GatewayOverrides {
   engine?: PolicyEngine;
   /** Use an already open store (tests share one PGlite per process). */
   db?: Db;
+  /** Use this log storage instead of the configured one (tests). */
+  logStorage?: LogStorage;
   /** Draw progress while seeding the demo city. */
   progress?: boolean;
 }
@@ -66,9 +73,14 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
   if (config.demo.enabled) await seedDemoGrants(db, grants);
   const engine = overrides.engine ?? (await loadEngine(config.policyWasmPath));
   const access = new AccessService(catalogue, grants, engine);
-  const provenance = new TableProvenanceLog(db);
+  const provenance = await VerifiableLog.open({
+    storage: overrides.logStorage ?? (await openLogStorage(config)),
+    dataDir: config.dataDir,
+  });
+  const auditIndex = new AuditIndex(db);
+  await auditIndex.catchUp(provenance);
   const queryEngine = new QueryEngine(db, new Masker(await maskSecret(db)));
-  const data = new DataService(access, queryEngine, provenance);
+  const data = new DataService(access, queryEngine, provenance, (index, record) => auditIndex.add(index, record));
   const identity = await IdentityService.create(config, db);
   return {
     config,
@@ -78,10 +90,13 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
     engine,
     access,
     log: provenance,
+    audit: new AuditService(db),
+    auditIndex,
     queryEngine,
     data,
     identity,
     close: async () => {
+      await provenance.close();
       if (!overrides.db) await db.close();
     },
   };

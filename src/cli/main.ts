@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
+import type { webcrypto } from 'node:crypto';
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { ROLES, type Role } from '../access/decision.js';
@@ -12,6 +13,11 @@ import { LocalIssuer } from '../identity/local-issuer.js';
 import { seedDemoCity } from '../spatial/demo-city.seeder.js';
 import { progressBar } from '../spatial/progress.js';
 import { openDb } from '../store/db.factory.js';
+import { openLogKey } from '../ledger/log-key.js';
+import { openLogStorage } from '../ledger/verifiable-log.factory.js';
+import { auditStorage, verifyBundle, verifyCheckpoint, type ReceiptBundle } from '../ledger/verifier.js';
+import type { SignedTreeHead } from '../ledger/signed-tree-head.js';
+import type { ConsistencyProof } from '../ledger/provenance-log.port.js';
 
 const program = new Command('citygate').description('CityGate: a policy-enforced gateway for a city’s spatial data.');
 
@@ -115,6 +121,88 @@ program
     });
     console.log(JSON.stringify(stats, null, 2));
     await db.close();
+  });
+
+function readJson<T>(file: string, what: string): T {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+  } catch (err) {
+    console.error(`cannot read ${what} from ${file}: ${(err as Error).message}`);
+    process.exit(2);
+  }
+}
+
+const logCmd = program.command('log').description('the verifiable provenance log');
+logCmd
+  .command('public-key')
+  .description("print the log's public key (PEM; --jwk for JWK), for auditors and `citygate verify`")
+  .option('--jwk', 'print a JWK instead of PEM')
+  .action((opts: { jwk?: boolean }) => {
+    const key = openLogKey(config().dataDir);
+    console.log(opts.jwk ? JSON.stringify(key.jwk) : key.pem.trim());
+  });
+
+program
+  .command('verify')
+  .description(
+    'verify offline, with only the log public key: a receipt bundle, or a saved checkpoint against a newer tree head',
+  )
+  .requiredOption('--public-key <file>', "the log's public key (PEM or JWK file)")
+  .option('--bundle <file>', 'a receipt bundle (JSON from the receiptBundle query)')
+  .option('--checkpoint <file>', 'a signed tree head saved earlier')
+  .option('--tree-head <file>', 'a newer signed tree head (with --checkpoint)')
+  .option('--proof <file>', 'a consistency proof between them (with --checkpoint)')
+  .action((opts: { publicKey: string; bundle?: string; checkpoint?: string; treeHead?: string; proof?: string }) => {
+    const text = fs.readFileSync(opts.publicKey, 'utf8').trim();
+    const key = text.startsWith('{') ? (JSON.parse(text) as webcrypto.JsonWebKey) : text;
+    let verdict;
+    if (opts.bundle) verdict = verifyBundle(readJson<ReceiptBundle>(opts.bundle, 'a receipt bundle'), key);
+    else if (opts.checkpoint && opts.treeHead) {
+      verdict = verifyCheckpoint(
+        readJson<SignedTreeHead>(opts.checkpoint, 'a checkpoint'),
+        readJson<SignedTreeHead>(opts.treeHead, 'a tree head'),
+        opts.proof ? readJson<ConsistencyProof>(opts.proof, 'a consistency proof') : null,
+        key,
+      );
+    } else {
+      console.error('give --bundle, or --checkpoint with --tree-head (and --proof)');
+      process.exit(2);
+    }
+    if (verdict.ok) console.log('OK: verified with the log public key');
+    else {
+      console.error(`FAILED: ${verdict.reason}`);
+      process.exit(1);
+    }
+  });
+
+const auditCmd = program.command('audit').description('auditors’ tools');
+auditCmd
+  .command('verify')
+  .description(
+    'recompute the tree from storage and check every signed tree head; locates changed, dropped or reordered records (stop the gateway first when the log is in files)',
+  )
+  .action(async () => {
+    const cfg = config();
+    const key = openLogKey(cfg.dataDir);
+    const storage = await openLogStorage(cfg);
+    try {
+      const report = await auditStorage(storage, key.pem, {
+        onProgress: (done: number, total: number) => {
+          if (total > 0 && (done === total || done % 100_000 === 0))
+            process.stderr.write(`audit: ${done}/${total} leaves\n`);
+        },
+      });
+      for (const f of report.findings)
+        console.log(`- ${f.kind}${f.index !== undefined ? ` at leaf ${f.index}` : ''}: ${f.message}`);
+      if (report.findingsOmitted) console.log(`- ... and ${report.findingsOmitted} more`);
+      if (report.suspect) console.log(`suspect leaves: ${report.suspect.first}..${report.suspect.last}`);
+      console.log(
+        `${report.ok ? 'OK' : 'TAMPERED'}: ${report.leavesChecked} of ${report.size} leaves and ${report.treeHeadsChecked} signed tree heads checked`,
+      );
+      if (!report.ok) process.exitCode = 1;
+    } finally {
+      await storage.close();
+    }
   });
 
 const apikey = program.command('apikey').description('API keys for public open-data consumers');

@@ -1,13 +1,14 @@
 import { NestFactory } from '@nestjs/core';
 import { GraphQLSchemaBuilderModule, GraphQLSchemaFactory } from '@nestjs/graphql';
 import { lexicographicSortSchema, printSchema } from 'graphql';
-import { ProvenanceResolver } from '../audit/provenance.resolver.js';
+import { AuditResolver } from '../audit/audit.resolver.js';
+import { LedgerResolver } from '../ledger/ledger.resolver.js';
 import { CatalogueResolver } from '../catalogue/catalogue.resolver.js';
 import { MeResolver } from '../identity/me.resolver.js';
 import { RecordsResolver } from '../query/records.resolver.js';
 import { UnitsResolver } from '../spatial/units.resolver.js';
 
-export const RESOLVERS = [MeResolver, CatalogueResolver, RecordsResolver, UnitsResolver, ProvenanceResolver];
+export const RESOLVERS = [MeResolver, CatalogueResolver, RecordsResolver, UnitsResolver, AuditResolver, LedgerResolver];
 
 /** The schema SDL, generated from the code-first resolvers without starting the gateway (schema.gql). */
 export async function generateSchemaSdl(): Promise<string> {

@@ -17,6 +17,8 @@ export interface ProvenanceRecord {
   fields: string[];
   /** sha256 of the canonical request (fields, filters, grouping, paging). */
   queryHash: string;
+  /** Where the request asked to look (a hierarchy unit, a bounding box): for auditing extents. */
+  scope?: { within: string | null; bbox: { minLon: number; minLat: number; maxLon: number; maxLat: number } | null };
   decision: DecisionSummary;
   outcome: {
     released: boolean;

@@ -1,11 +1,15 @@
+import { Logger } from '@nestjs/common';
 import type { AccessOutcome, AccessService } from '../access/access.service.js';
 import type { AccessRequest } from '../access/access-request.js';
 import { DomainError, forbidden } from '../errors/domain.error.js';
 import type { Requester } from '../identity/requester.js';
 import type { ProvenanceLog, Receipt } from '../ledger/provenance-log.port.js';
-import { canonicalJson, sha256Hex, type ProvenanceRecord } from '../ledger/provenance-record.js';
+import { fastCanonicalJson } from '../ledger/canonical-json.js';
+import { sha256Hex, type ProvenanceRecord } from '../ledger/provenance-record.js';
 import type { QueryEngine } from './query-engine.js';
 import type { AggregateResult, RecordsResult } from './query.types.js';
+
+const log = new Logger('DataService');
 
 export interface Released<T> {
   result: T;
@@ -22,6 +26,8 @@ export class DataService {
     private readonly access: AccessService,
     private readonly engine: QueryEngine,
     private readonly log: ProvenanceLog,
+    /** Called after a record is durable (the auditors' index); a failure here is logged, never fatal. */
+    private readonly afterAppend: (index: number, record: ProvenanceRecord) => Promise<void> = async () => undefined,
   ) {}
 
   async records(requester: Requester, request: AccessRequest, deadline: number): Promise<Released<RecordsResult>> {
@@ -60,7 +66,7 @@ export class DataService {
     const record = this.record(requester, request, outcome, {
       released: true,
       rows,
-      resultHash: sha256Hex(canonicalJson(payload)),
+      resultHash: sha256Hex(fastCanonicalJson(payload)),
       refusal: null,
       grains,
     });
@@ -104,15 +110,17 @@ export class DataService {
       dataset: request.datasetId,
       mode: request.mode,
       fields: Object.keys(outcome.summary.effects),
-      queryHash: sha256Hex(canonicalJson(request)),
+      queryHash: sha256Hex(fastCanonicalJson(request)),
+      scope: { within: request.within, bbox: request.bbox },
       decision: outcome.summary,
       outcome: result,
     };
   }
 
   private async append(record: ProvenanceRecord): Promise<Receipt> {
+    let receipt: Receipt;
     try {
-      return await this.log.append(record);
+      receipt = await this.log.append(record);
     } catch (err) {
       throw new DomainError(
         'UNAVAILABLE',
@@ -120,5 +128,10 @@ export class DataService {
         err,
       );
     }
+    // The index is derived from the log and caught up at start-up; a failure must not withhold a logged release.
+    await this.afterAppend(receipt.index, record).catch((err: unknown) =>
+      log.warn(`audit index: ${(err as Error).message}`),
+    );
+    return receipt;
   }
 }

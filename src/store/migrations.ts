@@ -203,4 +203,46 @@ create trigger log_tree_heads_append_only before update or delete on log_tree_he
   for each row execute function log_append_only();
 `,
   },
+  {
+    id: '0003_audit_index',
+    sql: `
+-- The auditors' index: metadata of each provenance record (never data values), derived from the verifiable
+-- log and rebuilt from it when behind (src/audit/audit-index.ts). The log, not this table, is what audits verify.
+create table audit_index (
+  idx bigint primary key,
+  at timestamptz not null,
+  sub text not null,
+  org text,
+  roles jsonb not null,
+  purpose text,
+  dataset text not null,
+  mode text not null,
+  fields jsonb not null,
+  tier text not null,
+  allowed boolean not null,
+  released boolean not null,
+  refusal text,
+  grant_id text,
+  rows int not null,
+  within text,
+  reasons jsonb not null
+);
+create index audit_index_at_idx on audit_index (at);
+create index audit_index_sub_idx on audit_index (sub, at);
+create index audit_index_org_idx on audit_index (org, at);
+create index audit_index_dataset_idx on audit_index (dataset, at);
+
+-- Which space grains (or released cells) each record touched.
+create table audit_grains (
+  grain_id text not null,
+  idx bigint not null,
+  primary key (grain_id, idx)
+);
+
+-- The interim provenance table is superseded by the verifiable log.
+drop trigger provenance_records_no_update on provenance_records;
+drop table provenance_records;
+drop function provenance_records_append_only();
+`,
+  },
 ];

@@ -193,16 +193,16 @@ describe('the README tour, role by role', () => {
     );
     assert.equal(errorCode(agg), 'FORBIDDEN');
     const trail = await t.gql(
-      '{ provenance(first: 100) { index sub org dataset tier released refusal } }',
+      '{ auditTrail(first: 100) { index sub org dataset tier released refusal } }',
       {},
       { token },
     );
     assert.equal(trail.body.errors, undefined, JSON.stringify(trail.body.errors));
-    const entries = trail.body.data!.provenance as { sub: string; released: boolean; tier: string }[];
+    const entries = trail.body.data!.auditTrail as { sub: string; released: boolean; tier: string }[];
     assert.ok(entries.some((e) => e.sub === 'owner@public-security' && e.released));
     assert.ok(entries.some((e) => e.tier === 'public' && !e.released));
     const analyst = await t.token('planning-bureau', ['analyst']);
-    const denied = await t.gql('{ provenance(first: 5) { index } }', {}, { token: analyst });
+    const denied = await t.gql('{ auditTrail(first: 5) { index } }', {}, { token: analyst });
     assert.equal(errorCode(denied), 'FORBIDDEN');
   });
 

@@ -19,7 +19,7 @@ describe(
     let b: TestGateway;
     before(async () => {
       a = await startTestGateway({ rooms: 2000, postgresUrl: url! });
-      b = await startTestGateway({ rooms: 2000, postgresUrl: url! });
+      b = await startTestGateway({ rooms: 2000, postgresUrl: url!, dataDir: a.gw.config.dataDir });
     });
     after(async () => {
       await a?.close();
@@ -78,15 +78,16 @@ describe(
       const indices = results.map((r) => r.body.extensions!.receipts![0]!.index).sort((x, y) => x - y);
       assert.equal(new Set(indices).size, 64);
       const stats = await a.gw.db.query<{ n: number; lo: number; hi: number }>(
-        'select count(*)::int as n, min(idx)::int as lo, max(idx)::int as hi from provenance_records',
+        'select count(*)::int as n, min(idx)::int as lo, max(idx)::int as hi from log_leaves',
       );
       assert.equal(stats[0]!.lo, 0);
       assert.equal(stats[0]!.hi, stats[0]!.n - 1, 'indices are dense');
     });
 
-    it('the provenance table refuses updates and deletes', async () => {
-      await assert.rejects(a.gw.db.query(`update provenance_records set leaf_hash = 'x' where idx = 0`), /append-only/);
-      await assert.rejects(a.gw.db.query('delete from provenance_records'), /append-only/);
+    it('the log tables refuse updates and deletes', async () => {
+      await assert.rejects(a.gw.db.query(`update log_leaves set record = 'x' where idx = 0`), /append-only/);
+      await assert.rejects(a.gw.db.query('delete from log_leaves'), /append-only/);
+      await assert.rejects(a.gw.db.query('delete from log_nodes'), /append-only/);
     });
 
     it('a revoked grant is refused at once on both instances', async () => {

@@ -39,10 +39,18 @@ export interface TestGateway {
 }
 
 export async function startTestGateway(
-  opts: { rooms?: number; env?: Record<string, string>; overrides?: GatewayOverrides; postgresUrl?: string } = {},
+  opts: {
+    rooms?: number;
+    env?: Record<string, string>;
+    overrides?: GatewayOverrides;
+    postgresUrl?: string;
+    /** Share another instance's data directory (its log and issuer keys), as instances of one deployment do. */
+    dataDir?: string;
+  } = {},
 ): Promise<TestGateway> {
   Logger.overrideLogger(['error', 'warn']);
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'citygate-test-'));
+  const ownDir = opts.dataDir === undefined;
+  const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'citygate-test-'));
   const config = loadConfig({
     CITYGATE_DATA_DIR: dataDir,
     CITYGATE_DEMO_ROOMS: String(opts.rooms ?? 3000),
@@ -82,8 +90,9 @@ export async function startTestGateway(
     },
     async close() {
       await app.close();
+      await gw.close();
       await db.close();
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      if (ownDir) fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -1,0 +1,83 @@
+import { Logger } from '@nestjs/common';
+import type { ProvenanceLog } from '../ledger/provenance-log.port.js';
+import type { ProvenanceRecord } from '../ledger/provenance-record.js';
+import type { Db } from '../store/db.port.js';
+
+const log = new Logger('AuditIndex');
+
+/**
+ * A queryable index of the provenance log's metadata (never data values) for the auditors' trail. It is
+ * derived: the log is the source of truth, the index can always be rebuilt from it (`catchUp`), and audits
+ * verify the log, not the index.
+ */
+export class AuditIndex {
+  constructor(private readonly db: Db) {}
+
+  async add(index: number, r: ProvenanceRecord): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const inserted = await tx.query(
+        `insert into audit_index (idx, at, sub, org, roles, purpose, dataset, mode, fields, tier, allowed, released,
+           refusal, grant_id, rows, within, reasons)
+         values ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $14, $15, $16, $17::jsonb)
+         on conflict (idx) do nothing returning idx`,
+        [
+          index,
+          r.at,
+          r.requester.sub,
+          r.requester.org,
+          JSON.stringify(r.requester.roles),
+          r.purpose,
+          r.dataset,
+          r.mode,
+          JSON.stringify(r.fields),
+          r.decision.tier,
+          r.decision.allow,
+          r.outcome.released,
+          r.outcome.refusal,
+          r.decision.grantId,
+          r.outcome.rows,
+          r.scope?.within ?? null,
+          JSON.stringify(r.decision.reasons),
+        ],
+      );
+      if (inserted.length === 0 || r.outcome.grains.length === 0) return;
+      const grains = [...new Set(r.outcome.grains)];
+      await tx.query(
+        `insert into audit_grains (grain_id, idx) select g, $2 from unnest($1::text[]) as g on conflict do nothing`,
+        [grains, index],
+      );
+    });
+  }
+
+  /** Indexes every log entry the index has not seen (after a restart, or after an indexing failure). */
+  async catchUp(provenance: ProvenanceLog): Promise<number> {
+    const size = await provenance.size();
+    const stats = await this.db.query<{ next: number; n: number }>(
+      'select coalesce(max(idx) + 1, 0)::int as next, count(*)::int as n from audit_index',
+    );
+    const next = stats[0]?.next ?? 0;
+    // Gaps below the high-water mark (an indexing failure after a durable append) are filled too.
+    const gaps =
+      (stats[0]?.n ?? 0) < next
+        ? (
+            await this.db.query<{ i: number }>(
+              'select i::int from generate_series(0, $1::bigint - 1) as i where not exists (select 1 from audit_index where idx = i)',
+              [next],
+            )
+          ).map((g) => g.i)
+        : [];
+    let added = 0;
+    for (const i of [...gaps, ...range(next, size)]) {
+      const entry = await provenance.get(i);
+      if (!entry) break;
+      await this.add(i, entry.record);
+      added += 1;
+    }
+    if (added > 0) log.log(`indexed ${added} provenance records`);
+    return added;
+  }
+}
+
+function* range(from: number, to: number): Generator<number> {
+  for (let i = from; i < to; i++) yield i;
+}
