@@ -76,6 +76,7 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
   const provenance = await VerifiableLog.open({
     storage: overrides.logStorage ?? (await openLogStorage(config)),
     dataDir: config.dataDir,
+    ...(overrides.logStorage ? {} : { reopen: () => openLogStorage(config) }),
   });
   const auditIndex = new AuditIndex(db);
   await auditIndex.catchUp(provenance);

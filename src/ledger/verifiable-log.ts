@@ -33,6 +33,14 @@ export interface VerifiableLogOptions {
   treeHeadEvery?: number;
   /** Clock for tree-head timestamps, in ms since the epoch (tests). */
   now?: () => number;
+  /**
+   * Opens the storage afresh. An adapter stops after an I/O error (a full disk, a failed fsync); with this,
+   * the log reopens it (running its crash recovery) on the first append at least `retryAfterMs` after the
+   * failure, so appends resume once the disk can write again. Without it, appends fail until a restart.
+   */
+  reopen?: () => Promise<LogStorage>;
+  /** Wait before reopening after a failure (default 1,000 ms); appends in between fail at once. */
+  retryAfterMs?: number;
 }
 
 interface Pending {
@@ -51,9 +59,13 @@ export class VerifiableLog implements VerifiableProvenanceLog {
   private latest: SignedTreeHead | null = null;
   private signing: Promise<SignedTreeHead> | null = null;
   private readonly counters = { batches: 0, appended: 0, largestBatch: 0 };
+  /** When the storage last failed, while it has not been reopened. */
+  private failedAt: number | null = null;
+  private reopen: (() => Promise<LogStorage>) | null = null;
+  private retryAfterMs = 1000;
 
   private constructor(
-    private readonly storage: LogStorage,
+    private storage: LogStorage,
     private readonly key: LogKey,
     private readonly maxBatch: number,
     private readonly treeHeadEvery: number,
@@ -74,6 +86,8 @@ export class VerifiableLog implements VerifiableProvenanceLog {
       throw err;
     }
     const vlog = new VerifiableLog(opts.storage, key, maxBatch, opts.treeHeadEvery ?? 1024, opts.now ?? Date.now);
+    vlog.reopen = opts.reopen ?? null;
+    vlog.retryAfterMs = opts.retryAfterMs ?? 1000;
     vlog.latest = await opts.storage.latestTreeHead();
     return vlog;
   }
@@ -110,8 +124,10 @@ export class VerifiableLog implements VerifiableProvenanceLog {
         const batch = this.pending.splice(0, this.maxBatch);
         let first: number;
         try {
+          await this.recover();
           first = await this.storage.append(batch);
         } catch (err) {
+          this.failedAt ??= Date.now();
           for (const p of batch) p.reject(err);
           continue;
         }
@@ -127,6 +143,26 @@ export class VerifiableLog implements VerifiableProvenanceLog {
     } finally {
       this.flushing = null;
     }
+  }
+
+  /** After a storage failure: fail fast during the back-off, then reopen the storage (crash recovery) once. */
+  private async recover(): Promise<void> {
+    if (this.failedAt === null) return;
+    if (!this.reopen) throw new Error('the provenance log storage failed and cannot be reopened; restart the gateway');
+    if (Date.now() - this.failedAt < this.retryAfterMs)
+      throw new Error('the provenance log storage is recovering from a write failure');
+    this.failedAt = Date.now();
+    await this.storage.close().catch(() => undefined);
+    const fresh = await this.reopen();
+    try {
+      await fresh.bind({ logId: this.key.logId, publicKeyPem: this.key.pem });
+    } catch (err) {
+      await fresh.close().catch(() => undefined);
+      throw err;
+    }
+    this.storage = fresh;
+    this.failedAt = null;
+    log.log('the provenance log storage was reopened after a write failure');
   }
 
   async size(): Promise<number> {
