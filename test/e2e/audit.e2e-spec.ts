@@ -6,32 +6,22 @@ import { verifyBundle, verifyCheckpoint, type ReceiptBundle } from '../../src/le
 import { errorCode, startTestGateway, type TestGateway } from '../support/test-gateway.js';
 
 /**
- * TEST HELPER, not an adapter: wraps the real file storage and fails appends while `failing` is set, the way
- * a full disk or an fsync error would, without touching the files underneath.
+ * TEST HELPER, not an adapter: wraps the real file storage and fails appends while `flag.failing` is set, the
+ * way a full disk or an fsync error would, without touching the files underneath.
  */
-class FlakyStorage {
-  failing = false;
-  static wrap(inner: LogStorage): LogStorage & { failing: boolean } {
-    const flaky = new FlakyStorage();
-    return new Proxy(inner, {
-      get(target, prop, receiver) {
-        if (prop === 'failing') return flaky.failing;
-        if (prop === 'append') {
-          return async (batch: readonly LeafInput[]) => {
-            if (flaky.failing) throw new Error('ENOSPC: no space left on device (simulated)');
-            return target.append(batch);
-          };
-        }
-        const v = Reflect.get(target, prop, receiver) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      },
-      set(_target, prop, value) {
-        if (prop !== 'failing') return false;
-        flaky.failing = Boolean(value);
-        return true;
-      },
-    }) as LogStorage & { failing: boolean };
-  }
+function flaky(inner: LogStorage, flag: { failing: boolean }): LogStorage {
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop === 'append') {
+        return async (batch: readonly LeafInput[]) => {
+          if (flag.failing) throw new Error('ENOSPC: no space left on device (simulated)');
+          return target.append(batch);
+        };
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
 }
 
 const RECORDS = (dataset: string, fields: string[], extra = '') =>
@@ -39,12 +29,12 @@ const RECORDS = (dataset: string, fields: string[], extra = '') =>
 
 describe('the auditors’ trail and the verifiable log', () => {
   let t: TestGateway;
-  let storage: LogStorage & { failing: boolean };
+  const flag = { failing: false };
   let auditor: string;
   before(async () => {
     const dir = `${process.env.TMPDIR ?? '/tmp'}/citygate-audit-${process.pid}-${Date.now()}`;
-    storage = FlakyStorage.wrap(await FileLogStorage.open(dir));
-    t = await startTestGateway({ rooms: 1500, overrides: { logStorage: storage } });
+    const open = async () => flaky(await FileLogStorage.open(dir), flag);
+    t = await startTestGateway({ rooms: 1500, overrides: { logStorage: await open(), reopenLogStorage: open } });
     auditor = await t.token('data-bureau', ['auditor']);
   });
   after(async () => {
@@ -209,7 +199,7 @@ describe('the auditors’ trail and the verifiable log', () => {
   });
 
   it('nothing is released while the log cannot write; health and the catalogue still answer; then it recovers', async () => {
-    storage.failing = true;
+    flag.failing = true;
     try {
       const r = await t.gql(RECORDS('public-facilities', ['name']));
       assert.equal(errorCode(r), 'UNAVAILABLE');
@@ -219,8 +209,9 @@ describe('the auditors’ trail and the verifiable log', () => {
       const res = await t.app.getHttpAdapter().getInstance().inject({ method: 'GET', url: '/healthz' });
       assert.equal(res.statusCode, 200);
     } finally {
-      storage.failing = false;
+      flag.failing = false;
     }
+    await new Promise((r) => setTimeout(r, 1100)); // the log reopens its storage a moment after a failure
     const again = await t.gql(RECORDS('public-facilities', ['name']));
     assert.equal(errorCode(again), undefined);
   });
