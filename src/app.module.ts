@@ -21,6 +21,8 @@ import { ANONYMOUS } from './identity/requester.js';
 import { MeResolver } from './identity/me.resolver.js';
 import { PROVENANCE_LOG } from './ledger/provenance-log.port.js';
 import { DataService } from './query/data.service.js';
+import { EncryptedColumnsService } from './encrypted/encrypted-columns.service.js';
+import { EncryptedResolver } from './encrypted/encrypted.resolver.js';
 import { RecordsResolver } from './query/records.resolver.js';
 import { UnitsResolver } from './spatial/units.resolver.js';
 import { DB } from './store/db.port.js';
@@ -65,6 +67,7 @@ export class AppModule {
         { provide: CatalogueService, useValue: gw.catalogue },
         { provide: AccessService, useValue: gw.access },
         { provide: DataService, useValue: gw.data },
+        { provide: EncryptedColumnsService, useValue: gw.encrypted },
         { provide: PROVENANCE_LOG, useValue: gw.log },
         { provide: AuditService, useValue: gw.audit },
         MeResolver,
@@ -73,6 +76,7 @@ export class AppModule {
         UnitsResolver,
         AuditResolver,
         LedgerResolver,
+        EncryptedResolver,
       ],
     };
   }

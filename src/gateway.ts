@@ -15,6 +15,7 @@ import type { LogStorage } from './ledger/log-storage.port.js';
 import { openLogStorage } from './ledger/verifiable-log.factory.js';
 import { VerifiableLog } from './ledger/verifiable-log.js';
 import { DataService } from './query/data.service.js';
+import { EncryptedColumnsService } from './encrypted/encrypted-columns.service.js';
 import { Masker } from './query/masking.js';
 import { QueryEngine } from './query/query-engine.js';
 import { isDemoSeeded, seedDemoCity } from './spatial/demo-city.seeder.js';
@@ -35,6 +36,7 @@ export interface Gateway {
   auditIndex: AuditIndex;
   queryEngine: QueryEngine;
   data: DataService;
+  encrypted: EncryptedColumnsService;
   identity: IdentityService;
   close(): Promise<void>;
 }
@@ -44,8 +46,9 @@ export interface GatewayOverrides {
   engine?: PolicyEngine;
   /** Use an already open store (tests share one PGlite per process). */
   db?: Db;
-  /** Use this log storage instead of the configured one (tests). */
+  /** Use this log storage instead of the configured one (tests), and this to reopen it after a failure. */
   logStorage?: LogStorage;
+  reopenLogStorage?: () => Promise<LogStorage>;
   /** Draw progress while seeding the demo city. */
   progress?: boolean;
 }
@@ -76,12 +79,15 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
   const provenance = await VerifiableLog.open({
     storage: overrides.logStorage ?? (await openLogStorage(config)),
     dataDir: config.dataDir,
-    ...(overrides.logStorage ? {} : { reopen: () => openLogStorage(config) }),
+    reopen: overrides.reopenLogStorage ?? (() => openLogStorage(config)),
   });
   const auditIndex = new AuditIndex(db);
   await auditIndex.catchUp(provenance);
   const queryEngine = new QueryEngine(db, new Masker(await maskSecret(db)));
   const data = new DataService(access, queryEngine, provenance, (index, record) => auditIndex.add(index, record));
+  const encrypted = new EncryptedColumnsService(db, catalogue, access, provenance, (index, record) =>
+    auditIndex.add(index, record),
+  );
   const identity = await IdentityService.create(config, db);
   return {
     config,
@@ -95,8 +101,10 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
     auditIndex,
     queryEngine,
     data,
+    encrypted,
     identity,
     close: async () => {
+      await encrypted.close();
       await provenance.close();
       if (!overrides.db) await db.close();
     },

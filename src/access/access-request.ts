@@ -40,7 +40,8 @@ export interface BBox {
 /** One request for data, as the access service sees it, before any decision. */
 export interface AccessRequest {
   datasetId: string;
-  mode: Extract<Mode, 'raw' | 'aggregate'>;
+  /** `encrypted`: an aggregate computed on an encrypted column (src/encrypted/encrypted-columns.service.ts). */
+  mode: Extract<Mode, 'raw' | 'aggregate' | 'encrypted'>;
   purpose: Purpose | null;
   /** Raw mode: the fields to return. */
   fields: string[];

@@ -18,6 +18,7 @@ import { openLogStorage } from '../ledger/verifiable-log.factory.js';
 import { auditStorage, verifyBundle, verifyCheckpoint, type ReceiptBundle } from '../ledger/verifier.js';
 import type { SignedTreeHead } from '../ledger/signed-tree-head.js';
 import type { ConsistencyProof } from '../ledger/provenance-log.port.js';
+import { registerHeCommands } from './he.commands.js';
 
 const program = new Command('citygate').description('CityGate: a policy-enforced gateway for a city’s spatial data.');
 
@@ -225,6 +226,8 @@ apikey.command('revoke <id>').action(async (id: string) => {
   console.log((await revokeApiKey(db, id)) ? `revoked ${id}` : `no active key ${id}`);
   await db.close();
 });
+
+registerHeCommands(program);
 
 program.parseAsync().catch((err: unknown) => {
   console.error(err instanceof Error ? err.message : err);

@@ -19,6 +19,8 @@ export const DATA_BEARING_TYPES = [
   'MeasureValue',
   'RecordPage',
   'AggregateResult',
+  'EncryptedAggregate',
+  'EncryptedCell',
 ];
 
 /** Root fields that return metadata only, and why that is safe. */
@@ -38,4 +40,7 @@ export const METADATA_FIELDS: Record<string, string> = {
   consistencyProof: 'hashes only',
   receiptBundle: "the caller's own provenance record (or any, for auditors): metadata, never data values",
   health: 'liveness',
+  uploadHeKeyBundle: "the owner's public key bundle in; returns its key id",
+  beginEncryptedColumn: 'the owner starts (or resumes) a column upload; returns upload progress',
+  uploadCiphertextChunk: 'the owner uploads one ciphertext; returns upload progress',
 };

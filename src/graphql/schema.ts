@@ -7,8 +7,17 @@ import { CatalogueResolver } from '../catalogue/catalogue.resolver.js';
 import { MeResolver } from '../identity/me.resolver.js';
 import { RecordsResolver } from '../query/records.resolver.js';
 import { UnitsResolver } from '../spatial/units.resolver.js';
+import { EncryptedResolver } from '../encrypted/encrypted.resolver.js';
 
-export const RESOLVERS = [MeResolver, CatalogueResolver, RecordsResolver, UnitsResolver, AuditResolver, LedgerResolver];
+export const RESOLVERS = [
+  MeResolver,
+  CatalogueResolver,
+  RecordsResolver,
+  UnitsResolver,
+  AuditResolver,
+  LedgerResolver,
+  EncryptedResolver,
+];
 
 /** The schema SDL, generated from the code-first resolvers without starting the gateway (schema.gql). */
 export async function generateSchemaSdl(): Promise<string> {

@@ -30,6 +30,19 @@ export interface ProvenanceRecord {
     /** Space grains (or units) the release touched, at most a bounded sample; aggregates list their cells' units. */
     grains: string[];
   };
+  /**
+   * Mode `encrypted` only: the computation on ciphertexts. It is the approval the owner's key holder checks
+   * (keyholder.ts): it decrypts only a ciphertext whose SHA-256 is one of these cells' `resultHash`.
+   */
+  encrypted?: {
+    computationId: string;
+    column: string;
+    kind: string;
+    scheme: string;
+    keyId: string;
+    approved: boolean;
+    cells: { group: string | null; records: number; unitsCovered: number; resultHash: string | null }[];
+  };
 }
 
 /** RFC 8785 canonical JSON. */

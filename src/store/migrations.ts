@@ -245,4 +245,67 @@ drop table provenance_records;
 drop function provenance_records_append_only();
 `,
   },
+  {
+    id: '0004_encrypted_columns',
+    sql: `
+-- Encrypted columns (DESIGN.md §8, docs/encrypted-columns.md). The owner's public key bundle (never a secret
+-- key), per owner org, dataset and column; SEAL-serialised bytes.
+create table he_key_bundles (
+  owner_org text not null references orgs(id),
+  dataset_id text not null references catalogue_datasets(id),
+  column_name text not null,
+  key_id text not null,
+  scheme text not null check (scheme in ('bfv', 'ckks')),
+  params_id text not null,
+  params bytea not null,
+  public_key bytea not null,
+  relin_keys bytea not null,
+  galois_keys bytea not null,
+  galois_steps jsonb not null,
+  uploaded_by text not null,
+  uploaded_at timestamptz not null default now(),
+  primary key (owner_org, dataset_id, column_name)
+);
+
+-- The slot layout of an uploaded column (column-codec.ts ColumnLayout), under the key bundle above.
+create table he_columns (
+  dataset_id text not null references catalogue_datasets(id),
+  column_name text not null,
+  owner_org text not null references orgs(id),
+  key_id text not null,
+  scheme text not null check (scheme in ('bfv', 'ckks')),
+  params_id text not null,
+  layout jsonb not null,
+  rows int not null,
+  ciphertexts int not null,
+  uploaded_at timestamptz not null default now(),
+  primary key (dataset_id, column_name)
+);
+
+-- Row r of the column (the order the owner encrypted in): its record id and the grain it lies in, so that
+-- grouping by a hierarchy level is a plaintext group index.
+create table he_column_rows (
+  dataset_id text not null,
+  column_name text not null,
+  row_idx int not null,
+  record_id text not null,
+  grain_id text not null references grains(id),
+  primary key (dataset_id, column_name, row_idx),
+  foreign key (dataset_id, column_name) references he_columns(dataset_id, column_name) on delete cascade
+);
+
+-- Ciphertext chunks, one row per ciphertext index; inserted idempotently so a re-sent chunk resumes an upload.
+-- Upload progress is count(*) against he_columns.ciphertexts.
+create table he_ciphertexts (
+  dataset_id text not null,
+  column_name text not null,
+  chunk_idx int not null,
+  sha256 text not null,
+  bytes bytea not null,
+  uploaded_at timestamptz not null default now(),
+  primary key (dataset_id, column_name, chunk_idx),
+  foreign key (dataset_id, column_name) references he_columns(dataset_id, column_name) on delete cascade
+);
+`,
+  },
 ];

@@ -81,11 +81,17 @@ describe('one enforcement point', () => {
         aggregate:
           '{ aggregate(dataset: "elderly-living-alone", groupBy: { level: district }, measures: [{ fn: count }]) { total { count } } }',
       };
+      // Encrypted aggregates are never open to the public: the allowed call is the owner's (no upload: logged, unreleased).
+      const encrypted =
+        '{ encryptedAggregate(dataset: "building-energy", column: "electricity_kwh", kind: "sum") { computationId } }';
+      calls.encryptedAggregate = encrypted;
+      refused.encryptedAggregate = encrypted;
+      const asOwner = { token: await t.token('housing-construction', ['owner']) };
       assert.deepEqual(Object.keys(calls).sort(), [...GOVERNED_FIELDS].sort());
       for (const name of GOVERNED_FIELDS) {
-        for (const q of [calls[name]!, refused[name]!]) {
+        for (const [i, q] of [calls[name]!, refused[name]!].entries()) {
           const before = await t.gw.log.size();
-          const r = await t.gql(q);
+          const r = await t.gql(q, undefined, name === 'encryptedAggregate' && i === 0 ? asOwner : {});
           assert.equal(await t.gw.log.size(), before + 1, `${name}: ${r.raw.slice(0, 200)}`);
           assert.equal(r.body.extensions?.receipts?.length, 1);
         }

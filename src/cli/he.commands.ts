@@ -1,0 +1,224 @@
+/**
+ * Owner and key-holder commands for encrypted columns (DESIGN.md §8, docs/encrypted-columns.md):
+ *   citygate he keygen      generate a key pair; the secret key stays in a local file (mode 0600), the public
+ *                           bundle is written beside it and, with --gateway, uploaded for a column;
+ *   citygate he encrypt     encrypt a numeric column (CSV `record_id,value`) and upload it chunk by chunk with a
+ *                           progress bar; a re-run resumes an interrupted upload (only missing chunks are sent);
+ *   citygate keyholder      run the owner's key holder (keyholder.server.ts) with the secret key.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { encryptColumn } from '../encrypted/column-codec.js';
+import { bundleToJson, parseBundle } from '../encrypted/encrypted.resolver.js';
+import { BFV_PARAMS, CKKS_PARAMS, createHeContext, type HeContext, type HeScheme } from '../encrypted/he-params.js';
+import { generateOwnerKeys, type SecretKeyBytes } from '../encrypted/keys.js';
+import { KeyHolder } from '../encrypted/keyholder.js';
+import { httpGraphql, logApprovals, startKeyHolderServer } from '../encrypted/keyholder.server.js';
+import { loadSeal } from '../encrypted/seal-runtime.js';
+import { progressBar } from '../spatial/progress.js';
+
+async function heContext(scheme: string): Promise<HeContext> {
+  if (scheme !== 'bfv' && scheme !== 'ckks') throw new Error(`unknown scheme ${scheme} (bfv or ckks)`);
+  return createHeContext(await loadSeal(), scheme === 'bfv' ? BFV_PARAMS : CKKS_PARAMS);
+}
+
+function token(opts: { token?: string }): string {
+  const t = opts.token ?? process.env.CITYGATE_TOKEN;
+  if (!t) throw new Error('give --token or set CITYGATE_TOKEN');
+  return t;
+}
+
+export function readSecretKey(file: string): SecretKeyBytes {
+  const j = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, string>;
+  return {
+    scheme: j.scheme as HeScheme,
+    paramsId: String(j.paramsId),
+    keyId: String(j.keyId),
+    secretKey: new Uint8Array(Buffer.from(String(j.secretKey), 'base64')),
+  };
+}
+
+/** Reads `record_id,value` lines (a header line is skipped). */
+export function readColumnCsv(file: string): { ids: string[]; values: number[] } {
+  const ids: string[] = [];
+  const values: number[] = [];
+  for (const line of fs.readFileSync(file, 'utf8').split(/\r?\n/)) {
+    if (line.trim() === '') continue;
+    const comma = line.lastIndexOf(',');
+    const id = line.slice(0, comma).trim();
+    const v = Number(line.slice(comma + 1));
+    if (comma < 0 || !Number.isFinite(v)) {
+      if (ids.length === 0) continue; // header
+      throw new Error(`not a record_id,value line: ${line.slice(0, 80)}`);
+    }
+    ids.push(id);
+    values.push(v);
+  }
+  return { ids, values };
+}
+
+export function registerHeCommands(program: Command): void {
+  const he = program.command('he').description('owner tools for encrypted columns');
+  he.command('keygen')
+    .description('generate a key pair: the secret key stays here; the public bundle can be uploaded')
+    .option('--scheme <scheme>', 'bfv (exact integers) or ckks (reals)', 'bfv')
+    .requiredOption('--out-dir <dir>', 'where to write secret-key.json (0600) and public-keys.json')
+    .option('--gateway <url>', 'upload the public bundle to this gateway')
+    .option('--token <jwt>', 'an owner token of the owning department (or CITYGATE_TOKEN)')
+    .option('--dataset <id>')
+    .option('--column <name>')
+    .action(
+      async (opts: {
+        scheme: string;
+        outDir: string;
+        gateway?: string;
+        token?: string;
+        dataset?: string;
+        column?: string;
+      }) => {
+        const ctx = await heContext(opts.scheme);
+        try {
+          const keys = generateOwnerKeys(ctx);
+          fs.mkdirSync(opts.outDir, { recursive: true });
+          const secret = path.join(opts.outDir, 'secret-key.json');
+          const s = keys.secret;
+          const secretJson = { ...s, secretKey: Buffer.from(s.secretKey).toString('base64') };
+          fs.writeFileSync(secret, JSON.stringify(secretJson), { mode: 0o600 });
+          fs.writeFileSync(path.join(opts.outDir, 'public-keys.json'), bundleToJson(keys.public));
+          console.log(`key ${keys.public.keyId} (${opts.scheme}): secret key in ${secret}; keep it on this machine`);
+          if (opts.gateway) {
+            if (!opts.dataset || !opts.column) throw new Error('--gateway needs --dataset and --column');
+            const gql = httpGraphql(opts.gateway, token(opts));
+            await gql(
+              'mutation($d: String!, $c: String!, $b: String!) { uploadHeKeyBundle(dataset: $d, column: $c, bundle: $b) }',
+              {
+                d: opts.dataset,
+                c: opts.column,
+                b: bundleToJson(keys.public),
+              },
+            );
+            console.log(`public keys uploaded for ${opts.dataset}.${opts.column}`);
+          }
+        } finally {
+          ctx.delete();
+        }
+      },
+    );
+
+  he.command('encrypt')
+    .description('encrypt a numeric column (CSV record_id,value) and upload it; a re-run resumes')
+    .requiredOption('--gateway <url>')
+    .option('--token <jwt>', 'an owner token of the owning department (or CITYGATE_TOKEN)')
+    .requiredOption('--dataset <id>')
+    .requiredOption('--column <name>')
+    .requiredOption('--input <csv>', 'record_id,value lines')
+    .requiredOption('--public-keys <file>', 'public-keys.json from `he keygen`')
+    .requiredOption('--max-abs <n>', 'bound on every |value| (bfv: whole)', Number)
+    .action(
+      async (opts: {
+        gateway: string;
+        token?: string;
+        dataset: string;
+        column: string;
+        input: string;
+        publicKeys: string;
+        maxAbs: number;
+      }) => {
+        const bundle = parseBundle(fs.readFileSync(opts.publicKeys, 'utf8'));
+        const { ids, values } = readColumnCsv(opts.input);
+        const ctx = await heContext(bundle.scheme);
+        try {
+          const gql = httpGraphql(opts.gateway, token(opts));
+          const vars = { d: opts.dataset, c: opts.column };
+          // The layout is known before encrypting: rows, slot count and key id.
+          const layout = {
+            version: 1,
+            scheme: ctx.spec.scheme,
+            paramsId: ctx.paramsId,
+            keyId: bundle.keyId,
+            slotCount: ctx.slotCount,
+            rows: values.length,
+            ciphertexts: Math.ceil(values.length / ctx.slotCount),
+            maxAbs: opts.maxAbs,
+          };
+          const begun = await gql(
+            'mutation($d: String!, $c: String!, $l: String!, $ids: [String!]!) { beginEncryptedColumn(dataset: $d, column: $c, layout: $l, recordIds: $ids) { received total missing } }',
+            { ...vars, l: JSON.stringify(layout), ids },
+          );
+          const missing = new Set((begun.beginEncryptedColumn as { missing: number[] }).missing);
+          if (missing.size === 0) {
+            console.log('already uploaded: nothing to send');
+            return;
+          }
+          console.log(
+            `${layout.ciphertexts - missing.size} of ${layout.ciphertexts} ciphertexts already uploaded; resuming`,
+          );
+          const bar = progressBar(`${opts.dataset}.${opts.column}`);
+          let sent = layout.ciphertexts - missing.size;
+          bar({ phase: 'upload', done: sent, total: layout.ciphertexts });
+          await encryptColumn(ctx, bundle, values, {
+            maxAbs: opts.maxAbs,
+            onCiphertext: async (index, bytes) => {
+              if (!missing.has(index)) return;
+              await gql(
+                'mutation($d: String!, $c: String!, $i: Int!, $b: String!) { uploadCiphertextChunk(dataset: $d, column: $c, index: $i, ciphertext: $b) { received } }',
+                { ...vars, i: index, b: Buffer.from(bytes).toString('base64') },
+              );
+              bar({ phase: 'upload', done: ++sent, total: layout.ciphertexts });
+            },
+          });
+          console.log(`uploaded ${opts.dataset}.${opts.column}: ${values.length} rows`);
+        } finally {
+          ctx.delete();
+        }
+      },
+    );
+
+  program
+    .command('keyholder')
+    .description("run the owner's key holder: decrypts only results the gateway's verified log approves")
+    .requiredOption('--secret-key <file>', 'secret-key.json from `he keygen`')
+    .requiredOption('--gateway <url>')
+    .option('--token <jwt>', 'an auditor token, to read receipt bundles (or CITYGATE_TOKEN)')
+    .requiredOption('--log-public-key <file>', "the gateway log's public key (PEM, from `citygate log public-key`)")
+    .option('--k <n>', 'minimum units and records in a released result', Number, 10)
+    .option('--port <n>', 'port on 127.0.0.1 (0: any free port)', Number, 0)
+    .option('--decryption-log <file>', 'JSONL file of decryptions and refusals', 'keyholder-decryptions.jsonl')
+    .action(
+      async (opts: {
+        secretKey: string;
+        gateway: string;
+        token?: string;
+        logPublicKey: string;
+        k: number;
+        port: number;
+        decryptionLog: string;
+      }) => {
+        const secret = readSecretKey(opts.secretKey);
+        const ctx = await heContext(secret.scheme);
+        const keyHolder = new KeyHolder(ctx, secret, { k: opts.k, approvals: () => Promise.resolve(null) });
+        const approvals = logApprovals(
+          httpGraphql(opts.gateway, token(opts)),
+          fs.readFileSync(opts.logPublicKey, 'utf8'),
+          secret.keyId,
+        );
+        const server = await startKeyHolderServer({
+          keyHolder,
+          approvals,
+          port: opts.port,
+          decryptionLog: opts.decryptionLog,
+        });
+        console.log(`key holder for key ${secret.keyId} listening on ${server.url}`);
+        const stop = () => {
+          void server.close().finally(() => {
+            keyHolder.delete();
+            ctx.delete();
+            process.exit(0);
+          });
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      },
+    );
+}

@@ -1,0 +1,188 @@
+/**
+ * GraphQL face of encrypted columns: the owner's uploads (key bundle, layout and rows, ciphertext chunks) and
+ * the governed `encryptedAggregate`. Thin: arguments in, one call into EncryptedColumnsService, result out.
+ */
+import { Inject } from '@nestjs/common';
+import { Args, Context, Field, Int, Mutation, ObjectType, Query, Resolver } from '@nestjs/graphql';
+import { HIERARCHY_LEVELS, type HierarchyLevel } from '../access/access-request.js';
+import type { Purpose } from '../access/decision.js';
+import { badInput } from '../errors/domain.error.js';
+import type { GatewayContext } from '../graphql/context.js';
+import { Governed } from '../graphql/governed.js';
+import type { AggregateKind } from './aggregator.js';
+import type { ColumnLayout } from './column-codec.js';
+import { EncryptedColumnsService } from './encrypted-columns.service.js';
+import type { PublicKeyBundle } from './keys.js';
+
+const KINDS: readonly AggregateKind[] = ['sum', 'count', 'mean', 'weightedSum'];
+
+@ObjectType('UploadProgress')
+export class UploadProgressModel {
+  @Field(() => Int) received!: number;
+  @Field(() => Int) total!: number;
+  @Field(() => [Int], { description: 'ciphertext indices still missing' }) missing!: number[];
+}
+
+@ObjectType('EncryptedCell', { description: 'One cell of an encrypted aggregate: its result stays encrypted.' })
+export class EncryptedCellModel {
+  @Field(() => String, { nullable: true }) group!: string | null;
+  @Field(() => Int) records!: number;
+  @Field(() => Int) unitsCovered!: number;
+  @Field(() => Boolean, { description: 'fewer records than the decision allows: no ciphertext' })
+  suppressed!: boolean;
+  @Field(() => String, { nullable: true, description: 'base64 SEAL ciphertext; every slot holds the cell sum' })
+  ciphertext!: string | null;
+  @Field(() => String, { nullable: true, description: 'hex SHA-256 of the ciphertext bytes, as logged' })
+  sha256!: string | null;
+}
+
+@ObjectType('EncryptedAggregate', {
+  description: 'An aggregate computed on ciphertexts; the owner’s key holder decrypts approved cells.',
+})
+export class EncryptedAggregateModel {
+  @Field(() => String) computationId!: string;
+  @Field(() => String) kind!: string;
+  @Field(() => String) scheme!: string;
+  @Field(() => String) keyId!: string;
+  @Field(() => [EncryptedCellModel]) cells!: EncryptedCellModel[];
+  @Field(() => Int, { description: 'provenance log index of the computation (the approval record)' })
+  receiptIndex!: number;
+  @Field(() => String) leafHash!: string;
+}
+
+@Resolver()
+export class EncryptedResolver {
+  constructor(@Inject(EncryptedColumnsService) private readonly svc: EncryptedColumnsService) {}
+
+  @Mutation(() => String, { description: "Upload the owner's public key bundle (JSON, bytes base64) for a column." })
+  async uploadHeKeyBundle(
+    @Context() ctx: GatewayContext,
+    @Args('dataset') dataset: string,
+    @Args('column') column: string,
+    @Args('bundle') bundle: string,
+  ): Promise<string> {
+    return this.svc.uploadKeyBundle(ctx.requester, dataset, column, parseBundle(bundle));
+  }
+
+  @Mutation(() => UploadProgressModel, { description: 'Start or resume a column upload (layout JSON, record ids).' })
+  async beginEncryptedColumn(
+    @Context() ctx: GatewayContext,
+    @Args('dataset') dataset: string,
+    @Args('column') column: string,
+    @Args('layout') layout: string,
+    @Args('recordIds', { type: () => [String] }) recordIds: string[],
+  ): Promise<UploadProgressModel> {
+    return this.svc.beginColumn(ctx.requester, dataset, column, parseJson(layout) as ColumnLayout, recordIds);
+  }
+
+  @Mutation(() => UploadProgressModel, { description: 'Upload ciphertext `index` (base64); idempotent.' })
+  async uploadCiphertextChunk(
+    @Context() ctx: GatewayContext,
+    @Args('dataset') dataset: string,
+    @Args('column') column: string,
+    @Args('index', { type: () => Int }) index: number,
+    @Args('ciphertext') ciphertext: string,
+  ): Promise<UploadProgressModel> {
+    return this.svc.putChunk(ctx.requester, dataset, column, index, fromBase64(ciphertext));
+  }
+
+  @Governed()
+  @Query(() => EncryptedAggregateModel, {
+    description: 'sum, count, mean or weightedSum of an encrypted column, grouped by a level; computed on ciphertexts.',
+  })
+  async encryptedAggregate(
+    @Context() ctx: GatewayContext,
+    @Args('dataset') dataset: string,
+    @Args('column') column: string,
+    @Args('kind') kind: string,
+    @Args('groupBy', { type: () => String, nullable: true }) groupBy: string | null,
+    @Args('within', { type: () => String, nullable: true }) within: string | null,
+    @Args('purpose', { type: () => String, nullable: true }) purpose: string | null,
+    @Args('weightField', { type: () => String, nullable: true }) weightField: string | null,
+  ): Promise<EncryptedAggregateModel> {
+    // Omitted nullable arguments arrive as undefined.
+    groupBy ??= null;
+    within ??= null;
+    purpose ??= null;
+    weightField ??= null;
+    if (!KINDS.includes(kind as AggregateKind)) throw badInput(`kind is one of ${KINDS.join(', ')}.`);
+    if (groupBy !== null && !HIERARCHY_LEVELS.includes(groupBy as HierarchyLevel)) {
+      throw badInput(`groupBy is one of ${HIERARCHY_LEVELS.join(', ')}.`);
+    }
+    try {
+      const r = await this.svc.aggregate(ctx.requester, {
+        datasetId: dataset,
+        column,
+        kind: kind as AggregateKind,
+        weightField,
+        groupBy: groupBy as HierarchyLevel | null,
+        within,
+        purpose: (purpose ?? ctx.headerPurpose ?? null) as Purpose | null,
+      });
+      ctx.receipts.push({ ...r.receipt, dataset, released: true });
+      return {
+        computationId: r.computationId,
+        kind: r.kind,
+        scheme: r.scheme,
+        keyId: r.keyId,
+        receiptIndex: r.receipt.index,
+        leafHash: r.receipt.leafHash,
+        cells: r.cells.map((c) => ({
+          ...c,
+          ciphertext: c.ciphertext ? Buffer.from(c.ciphertext).toString('base64') : null,
+        })),
+      };
+    } catch (err) {
+      const receipt = (err as { extensions?: { receipt?: { index: number; leafHash: string } } }).extensions?.receipt;
+      if (receipt) ctx.receipts.push({ ...receipt, dataset, released: false });
+      throw err;
+    }
+  }
+}
+
+function parseJson(s: string): unknown {
+  try {
+    return JSON.parse(s) as unknown;
+  } catch {
+    throw badInput('Not valid JSON.');
+  }
+}
+
+function fromBase64(s: string): Uint8Array {
+  return new Uint8Array(Buffer.from(s, 'base64'));
+}
+
+/** A PublicKeyBundle as JSON with its byte fields in base64 (what `citygate he keygen` writes). */
+export function parseBundle(s: string): PublicKeyBundle {
+  const j = parseJson(s) as Record<string, unknown>;
+  const b = (k: string): Uint8Array => {
+    if (typeof j[k] !== 'string') throw badInput(`The key bundle lacks ${k}.`);
+    return fromBase64(j[k]);
+  };
+  if (!Array.isArray(j.galoisSteps)) throw badInput('The key bundle lacks galoisSteps.');
+  return {
+    scheme: j.scheme as PublicKeyBundle['scheme'],
+    paramsId: String(j.paramsId),
+    keyId: String(j.keyId),
+    params: b('params'),
+    publicKey: b('publicKey'),
+    relinKeys: b('relinKeys'),
+    galoisKeys: b('galoisKeys'),
+    galoisSteps: (j.galoisSteps as unknown[]).map(Number),
+  };
+}
+
+/** The JSON form of a PublicKeyBundle that `parseBundle` reads. */
+export function bundleToJson(b: PublicKeyBundle): string {
+  const b64 = (u: Uint8Array) => Buffer.from(u).toString('base64');
+  return JSON.stringify({
+    scheme: b.scheme,
+    paramsId: b.paramsId,
+    keyId: b.keyId,
+    params: b64(b.params),
+    publicKey: b64(b.publicKey),
+    relinKeys: b64(b.relinKeys),
+    galoisKeys: b64(b.galoisKeys),
+    galoisSteps: b.galoisSteps,
+  });
+}

@@ -1,0 +1,198 @@
+/**
+ * The owner's key holder as a process (`citygate keyholder`): a small HTTP server on 127.0.0.1 that holds the
+ * owner's secret key and decrypts a result cell only when the gateway's verifiable log approves it.
+ *
+ * POST /decrypt {computationId, receiptIndex, cell, kind, ciphertext (base64)}:
+ *   1. fetches the receipt bundle at `receiptIndex` from the gateway (GraphQL `receiptBundle`, auditor token);
+ *   2. verifies it offline with the pinned log public key (signed tree head, leaf hash, inclusion proof:
+ *      a tampered record or a forged approval fails here);
+ *   3. takes the approval from the record itself: same computation id, released, `encrypted.approved`, this
+ *      key's id, and the cell's result hash, records and units covered (never the requester's claims);
+ *   4. KeyHolder.decryptApproved (hash match, k units, k records, disclosure control, rounding).
+ * Answers 200 {value, rounded} or 403 {refusal}. Each decryption and refusal is appended to a JSONL log.
+ */
+import { appendFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ProvenanceRecord } from '../ledger/provenance-record.js';
+import type { PublicKeyInput } from '../ledger/signed-tree-head.js';
+import { verifyBundle, type ReceiptBundle } from '../ledger/verifier.js';
+import { KeyHolderRefusal } from './encrypted.errors.js';
+import type { ApprovalRecord, KeyHolder, ReleaseKind, Released } from './keyholder.js';
+
+/** Runs one GraphQL query against the gateway and returns `data` (throws on errors). */
+export type GatewayGraphql = (query: string, variables: Record<string, unknown>) => Promise<Record<string, unknown>>;
+
+export interface CellApproval extends ApprovalRecord {
+  /** Records in the cell, from the logged record. */
+  readonly records: number;
+  /** The computation's kind, from the logged record. */
+  readonly kind: string;
+}
+
+export interface ApprovalSource {
+  /** The approval of one result cell, from the verified log; null when the log does not show one. */
+  lookup(computationId: string, receiptIndex: number, cell: number): Promise<CellApproval | null>;
+}
+
+/** A GatewayGraphql over HTTP (fetch) with a bearer token. */
+export function httpGraphql(gatewayUrl: string, token: string): GatewayGraphql {
+  const url = new URL('/graphql', gatewayUrl).toString();
+  return async (query, variables) => {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query, variables }),
+    });
+    const body = (await res.json()) as { data?: Record<string, unknown> | null; errors?: { message: string }[] };
+    if (body.errors?.length || !body.data) throw new Error(`gateway: ${body.errors?.[0]?.message ?? res.status}`);
+    return body.data;
+  };
+}
+
+/** Approvals read from the gateway's verifiable log and verified with the pinned log public key. */
+export function logApprovals(gql: GatewayGraphql, logPublicKey: PublicKeyInput, keyId: string): ApprovalSource {
+  return {
+    async lookup(computationId, receiptIndex, cell) {
+      if (!Number.isSafeInteger(receiptIndex) || receiptIndex < 0 || !Number.isSafeInteger(cell) || cell < 0) {
+        return null;
+      }
+      let bundle: ReceiptBundle;
+      try {
+        const data = await gql('query($i: Int!) { receiptBundle(index: $i) }', { i: receiptIndex });
+        bundle = JSON.parse(String(data.receiptBundle)) as ReceiptBundle;
+      } catch {
+        return null;
+      }
+      if (!verifyBundle(bundle, logPublicKey).ok) return null;
+      const record: ProvenanceRecord = bundle.record;
+      const enc = record.encrypted;
+      if (
+        !enc ||
+        record.mode !== 'encrypted' ||
+        record.id !== computationId ||
+        enc.computationId !== computationId ||
+        enc.keyId !== keyId ||
+        record.outcome.released !== true ||
+        record.decision.allow !== true
+      ) {
+        return null;
+      }
+      const c = enc.cells[cell];
+      if (!c || typeof c.resultHash !== 'string') return null;
+      return {
+        computationId,
+        resultHash: c.resultHash,
+        unitsCovered: c.unitsCovered,
+        approved: enc.approved === true,
+        records: c.records,
+        kind: enc.kind,
+      };
+    },
+  };
+}
+
+export interface DecryptBody {
+  computationId: string;
+  receiptIndex: number;
+  cell: number;
+  /** Ignored when the log shows the computation (its logged kind is used). */
+  kind?: ReleaseKind;
+  /** base64 */
+  ciphertext: string;
+}
+
+export type DecryptOutcome = { ok: true; released: Released } | { ok: false; refusal: string; message: string };
+
+/** The key holder's decision for one request: approval from the verified log, then decryptApproved. */
+export async function decryptFromLog(
+  keyHolder: KeyHolder,
+  approvals: ApprovalSource,
+  body: DecryptBody,
+): Promise<DecryptOutcome> {
+  try {
+    const approval = await approvals.lookup(body.computationId, body.receiptIndex, body.cell);
+    const ciphertext = new Uint8Array(Buffer.from(String(body.ciphertext), 'base64'));
+    // The kind (a mean divides by the records) is the logged computation's, never the requester's claim.
+    const kind = (approval?.kind ?? body.kind) as ReleaseKind;
+    const released = keyHolder.decryptApproved(
+      { computationId: body.computationId, kind, ciphertext, records: approval?.records ?? 0 },
+      approval,
+    );
+    return { ok: true, released };
+  } catch (err) {
+    if (err instanceof KeyHolderRefusal) return { ok: false, refusal: err.code, message: err.message };
+    throw err;
+  }
+}
+
+export interface KeyHolderServerOptions {
+  keyHolder: KeyHolder;
+  approvals: ApprovalSource;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 0 (any free port). */
+  port?: number;
+  /** JSONL file each decryption and refusal is appended to. */
+  decryptionLog?: string;
+  /** Largest request body (default 4 MiB). */
+  maxBodyBytes?: number;
+}
+
+export interface KeyHolderServer {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export async function startKeyHolderServer(opts: KeyHolderServerOptions): Promise<KeyHolderServer> {
+  const maxBody = opts.maxBodyBytes ?? 4 * 1024 * 1024;
+  const server = http.createServer((req, res) => {
+    const reply = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (req.method !== 'POST' || req.url !== '/decrypt') return reply(404, { error: 'POST /decrypt' });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > maxBody) req.destroy();
+      else chunks.push(c);
+    });
+    req.on('end', () => {
+      void (async () => {
+        let body: DecryptBody;
+        try {
+          body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as DecryptBody;
+        } catch {
+          return reply(400, { error: 'invalid JSON' });
+        }
+        try {
+          const out = await decryptFromLog(opts.keyHolder, opts.approvals, body);
+          if (opts.decryptionLog) {
+            const entry = {
+              at: new Date().toISOString(),
+              computationId: String(body.computationId),
+              receiptIndex: body.receiptIndex,
+              cell: body.cell,
+              ...(out.ok
+                ? { decrypted: true, rounded: out.released.rounded }
+                : { decrypted: false, refusal: out.refusal }),
+            };
+            await appendFile(opts.decryptionLog, JSON.stringify(entry) + '\n');
+          }
+          if (out.ok) reply(200, { computationId: body.computationId, cell: body.cell, ...out.released });
+          else reply(403, { refusal: out.refusal, message: out.message });
+        } catch {
+          reply(500, { error: 'internal error' });
+        }
+      })();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', resolve));
+  const addr = server.address() as AddressInfo;
+  return {
+    url: `http://${opts.host ?? '127.0.0.1'}:${addr.port}`,
+    close: () => new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve()))),
+  };
+}
