@@ -192,28 +192,27 @@ async function throughput(
 }
 
 async function main() {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'citygate-bench-'));
-  const config = loadConfig({ CITYGATE_DATA_DIR: dataDir, CITYGATE_DEMO_ROOMS: String(ROOMS) });
+  // Two instances on one store, each with its own data directory (the file log admits one writer).
+  const dirs = [0, 1].map(() => fs.mkdtempSync(path.join(os.tmpdir(), 'citygate-bench-')));
+  const configs = dirs.map((dir) => loadConfig({ CITYGATE_DATA_DIR: dir, CITYGATE_DEMO_ROOMS: String(ROOMS) }));
   const db: Db = await PgliteDb.open(null);
   await migrate(db);
   console.log(`seeding ${ROOMS} rooms into in-memory PGlite...`);
-  const governed = await buildGateway(config, { db });
-  const ungoverned = await buildGateway(config, { db, engine: new AllowAllEngine() });
-  const token = await governed.identity.localIssuer!.mint({
-    sub: 'bench',
-    org: 'planning-bureau',
-    roles: ['analyst'],
-    ttlSeconds: 3600,
-  });
+  const governed = await buildGateway(configs[0]!, { db });
+  const ungoverned = await buildGateway(configs[1]!, { db, engine: new AllowAllEngine() });
+  const mint = (gw: Gateway) =>
+    gw.identity.localIssuer!.mint({ sub: 'bench', org: 'planning-bureau', roles: ['analyst'], ttlSeconds: 3600 });
+  const gToken = await mint(governed);
+  const uToken = await mint(ungoverned);
 
   const d = await decisions(governed);
   const query =
     '{ records(dataset: "building-energy", fields: ["electricity_kwh", "gas_m3", "month"], purpose: urban_planning, first: 100) { items { id grainId geometry values { field value masked } } } }';
   // Alternate the two twice so drift in the machine affects both alike.
-  const g1 = await throughput(governed, token, query);
-  const u1 = await throughput(ungoverned, token, query);
-  const g2 = await throughput(governed, token, query);
-  const u2 = await throughput(ungoverned, token, query);
+  const g1 = await throughput(governed, gToken, query);
+  const u1 = await throughput(ungoverned, uToken, query);
+  const g2 = await throughput(governed, gToken, query);
+  const u2 = await throughput(ungoverned, uToken, query);
   const g = {
     rps: (g1.rps + g2.rps) / 2,
     p50ms: (g1.p50ms + g2.p50ms) / 2,
@@ -255,8 +254,9 @@ async function main() {
   );
   console.log(`\ngoverned / ungoverned throughput: ${fmt((100 * g.rps) / u.rps)}% (goal >= 70%)`);
   await governed.close();
+  await ungoverned.close();
   await db.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
 }
 
 await main();
