@@ -13,6 +13,7 @@ import { AuditIndex } from './audit/audit-index.js';
 import { AuditService } from './audit/audit.service.js';
 import type { LogStorage } from './ledger/log-storage.port.js';
 import { openLogStorage } from './ledger/verifiable-log.factory.js';
+import { ProvenanceRecorder } from './ledger/provenance-recorder.js';
 import { VerifiableLog } from './ledger/verifiable-log.js';
 import { DataService } from './query/data.service.js';
 import { EncryptedColumnsService } from './encrypted/encrypted-columns.service.js';
@@ -84,10 +85,9 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
   const auditIndex = new AuditIndex(db);
   await auditIndex.catchUp(provenance);
   const queryEngine = new QueryEngine(db, new Masker(await maskSecret(db)));
-  const data = new DataService(access, queryEngine, provenance, (index, record) => auditIndex.add(index, record));
-  const encrypted = new EncryptedColumnsService(db, catalogue, access, provenance, (index, record) =>
-    auditIndex.add(index, record),
-  );
+  const recorder = new ProvenanceRecorder(provenance, (index, record) => auditIndex.add(index, record));
+  const data = new DataService(access, queryEngine, recorder);
+  const encrypted = new EncryptedColumnsService(db, catalogue, access, recorder);
   const identity = await IdentityService.create(config, db);
   return {
     config,

@@ -9,14 +9,13 @@
  * Cells with fewer records than the decision's minCell are suppressed: no ciphertext is computed for them.
  */
 import { createHash } from 'node:crypto';
-import { Logger } from '@nestjs/common';
 import type { AccessOutcome, AccessService } from '../access/access.service.js';
 import type { AccessRequest, HierarchyLevel } from '../access/access-request.js';
 import type { CatalogueService, Dataset } from '../catalogue/catalogue.service.js';
 import { badInput, DomainError, forbidden, notFound } from '../errors/domain.error.js';
 import type { Requester } from '../identity/requester.js';
 import { fastCanonicalJson } from '../ledger/canonical-json.js';
-import type { ProvenanceLog, Receipt } from '../ledger/provenance-log.port.js';
+import type { Receipt } from '../ledger/provenance-log.port.js';
 import { sha256Hex as sha256OfString, type ProvenanceRecord } from '../ledger/provenance-record.js';
 import type { Db } from '../store/db.port.js';
 import { ident } from '../store/db.port.js';
@@ -27,6 +26,7 @@ import { BFV_PARAMS, CKKS_PARAMS, createHeContext, type HeContext, type HeScheme
 import type { PublicKeyBundle } from './keys.js';
 import { readSealHeader, sha256Hex } from './seal-format.js';
 import { loadSeal } from './seal-runtime.js';
+import type { ProvenanceRecorder } from '../ledger/provenance-recorder.js';
 
 const UNIT_COLUMN: Record<string, string> = {
   district: 'district_id',
@@ -72,8 +72,6 @@ export interface EncryptedAggregateResult {
   receipt: Receipt;
 }
 
-const log = new Logger('EncryptedColumns');
-
 export class EncryptedColumnsService {
   private readonly contexts = new Map<HeScheme, Promise<HeContext>>();
 
@@ -81,8 +79,7 @@ export class EncryptedColumnsService {
     private readonly db: Db,
     private readonly catalogue: CatalogueService,
     private readonly access: AccessService,
-    private readonly log: ProvenanceLog,
-    private readonly afterAppend: (index: number, record: ProvenanceRecord) => Promise<void> = async () => undefined,
+    private readonly recorder: ProvenanceRecorder,
   ) {}
 
   /** Stores (or replaces) the owner's public key bundle for a column. A new key drops the column's ciphertexts. */
@@ -269,7 +266,7 @@ export class EncryptedColumnsService {
       throw badInput('weightField goes with weightedSum only.');
     const outcome = await this.access.decide(requester, request);
     if (!outcome.allowed) {
-      const receipt = await this.append(this.record(requester, request, outcome, refusedOutcome()));
+      const receipt = await this.recorder.append(this.recorder.record(requester, request, outcome, refusedOutcome()));
       throw forbidden(
         outcome.message,
         { reasons: outcome.summary.reasons },
@@ -282,8 +279,8 @@ export class EncryptedColumnsService {
       // Decided but not computed (no upload, an incomplete one, inputs that do not fit): logged, nothing released.
       if (err instanceof DomainError && err.code === 'UNAVAILABLE') throw err;
       const code = err instanceof DomainError ? err.code : 'INTERNAL';
-      const receipt = await this.append(
-        this.record(requester, request, outcome, { ...refusedOutcome(), refusal: code }),
+      const receipt = await this.recorder.append(
+        this.recorder.record(requester, request, outcome, { ...refusedOutcome(), refusal: code }),
       );
       if (err instanceof DomainError) Object.assign(err.extensions, { receipt });
       throw err;
@@ -396,7 +393,7 @@ export class EncryptedColumnsService {
         .filter((c) => !c.suppressed)
         .map((c) => ({ group: c.group, records: c.records, unitsCovered: c.unitsCovered, resultHash: c.sha256 })),
     };
-    const record = this.record(requester, request, outcome, {
+    const record = this.recorder.record(requester, request, outcome, {
       released: true,
       rows: encrypted.cells.length,
       resultHash: sha256OfString(fastCanonicalJson(encrypted.cells)),
@@ -405,7 +402,7 @@ export class EncryptedColumnsService {
     });
     record.id = plan.id;
     record.encrypted = encrypted;
-    const receipt = await this.append(record);
+    const receipt = await this.recorder.append(record);
     return {
       computationId: plan.id,
       kind: q.kind,
@@ -460,46 +457,6 @@ export class EncryptedColumnsService {
   async close(): Promise<void> {
     for (const c of this.contexts.values()) (await c.catch(() => null))?.delete();
     this.contexts.clear();
-  }
-
-  private record(
-    requester: Requester,
-    request: AccessRequest,
-    outcome: AccessOutcome,
-    result: ProvenanceRecord['outcome'],
-  ): ProvenanceRecord {
-    return {
-      v: 1,
-      kind: 'access',
-      id: crypto.randomUUID(),
-      at: new Date().toISOString(),
-      requester: { sub: requester.sub, org: requester.org, roles: [...requester.roles], via: requester.via },
-      purpose: request.purpose,
-      dataset: request.datasetId,
-      mode: request.mode,
-      fields: Object.keys(outcome.summary.effects),
-      queryHash: sha256OfString(fastCanonicalJson(request)),
-      scope: { within: request.within, bbox: request.bbox },
-      decision: outcome.summary,
-      outcome: result,
-    };
-  }
-
-  private async append(record: ProvenanceRecord): Promise<Receipt> {
-    let receipt: Receipt;
-    try {
-      receipt = await this.log.append(record);
-    } catch (err) {
-      throw new DomainError(
-        'UNAVAILABLE',
-        'The provenance log cannot record this request now; nothing was released.',
-        err,
-      );
-    }
-    await this.afterAppend(receipt.index, record).catch((err: unknown) =>
-      log.warn(`audit index: ${(err as Error).message}`),
-    );
-    return receipt;
   }
 }
 
