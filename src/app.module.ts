@@ -5,10 +5,7 @@ import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AccessService } from './access/access.service.js';
-import { AuditResolver } from './audit/audit.resolver.js';
 import { AuditService } from './audit/audit.service.js';
-import { LedgerResolver } from './ledger/ledger.resolver.js';
-import { CatalogueResolver } from './catalogue/catalogue.resolver.js';
 import { CatalogueService } from './catalogue/catalogue.service.js';
 import { CONFIG } from './config/config.js';
 import type { Gateway } from './gateway.js';
@@ -18,14 +15,11 @@ import { gatewayHooks } from './graphql/gateway-hooks.js';
 import { PassThroughFilter } from './graphql/pass-through.filter.js';
 import { HttpController } from './http.controller.js';
 import { ANONYMOUS } from './identity/requester.js';
-import { MeResolver } from './identity/me.resolver.js';
 import { PROVENANCE_LOG } from './ledger/provenance-log.port.js';
 import { DataService } from './query/data.service.js';
 import { EncryptedColumnsService } from './encrypted/encrypted-columns.service.js';
-import { EncryptedResolver } from './encrypted/encrypted.resolver.js';
-import { RecordsResolver } from './query/records.resolver.js';
-import { UnitsResolver } from './spatial/units.resolver.js';
 import { DB } from './store/db.port.js';
+import { RESOLVERS } from './graphql/schema.js';
 
 export interface AppOptions {
   /** Where to write the generated schema (schema.gql); false keeps it in memory. */
@@ -70,13 +64,8 @@ export class AppModule {
         { provide: EncryptedColumnsService, useValue: gw.encrypted },
         { provide: PROVENANCE_LOG, useValue: gw.log },
         { provide: AuditService, useValue: gw.audit },
-        MeResolver,
-        CatalogueResolver,
-        RecordsResolver,
-        UnitsResolver,
-        AuditResolver,
-        LedgerResolver,
-        EncryptedResolver,
+        // The same list the schema is generated from (schema.gql).
+        ...RESOLVERS,
       ],
     };
   }

@@ -8,13 +8,14 @@
  *
  * `kid` is the RFC 7638 thumbprint (SHA-256) of the public key, recomputed on every load.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT, type CryptoKey, type JWK } from 'jose';
 import type { Role } from '../access/decision.js';
 import type { Config } from '../config/config.js';
 import { checkIdentityClaims } from './token-verifier.js';
+import { createSecretFileOnce, ensurePrivateDir, readSecretFile } from '../keys/secret-file.js';
 
 export const ISSUER_KEY_DIR = 'keys';
 export const ISSUER_KEY_FILE = 'issuer.jwk.json';
@@ -62,7 +63,7 @@ export class LocalIssuer {
     const dir = path.resolve(config.dataDir, ISSUER_KEY_DIR);
     const file = path.join(dir, ISSUER_KEY_FILE);
     ensurePrivateDir(dir);
-    if (!fs.existsSync(file)) await createKeyFile(dir, file);
+    if (!fs.existsSync(file)) await createKeyFile(file);
     const { privateKey, publicJwk } = await loadKeyFile(file);
     return new LocalIssuer(privateKey, publicJwk, config.jwtIssuer, config.jwtAudience, file);
   }
@@ -97,15 +98,7 @@ export class LocalIssuer {
   }
 }
 
-function ensurePrivateDir(dir: string): void {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  if (process.platform === 'win32') return;
-  const st = fs.statSync(dir);
-  if (!st.isDirectory()) throw new Error(`${dir} is not a directory`);
-  if ((st.mode & 0o777) !== 0o700) fs.chmodSync(dir, 0o700);
-}
-
-async function createKeyFile(dir: string, file: string): Promise<void> {
+async function createKeyFile(file: string): Promise<void> {
   const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
   const jwk = await exportJWK(privateKey);
   const kid = await calculateJwkThumbprint({ kty: jwk.kty, crv: jwk.crv, x: jwk.x }, 'sha256');
@@ -114,49 +107,14 @@ async function createKeyFile(dir: string, file: string): Promise<void> {
     null,
     2,
   );
-
-  const tmp = path.join(dir, `.${ISSUER_KEY_FILE}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const fd = fs.openSync(tmp, 'wx', 0o600);
-  try {
-    fs.fchmodSync(fd, 0o600);
-    fs.writeSync(fd, body + '\n');
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  try {
-    // link() fails with EEXIST when another process won the race: then its key is used.
-    fs.linkSync(tmp, file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'EEXIST') {
-      // Filesystems without hard links: exclusive copy (still never overwrites an existing key).
-      try {
-        fs.copyFileSync(tmp, file, fs.constants.COPYFILE_EXCL);
-        fs.chmodSync(file, 0o600);
-      } catch (e2) {
-        if ((e2 as NodeJS.ErrnoException).code !== 'EEXIST') throw e2;
-      }
-    }
-  } finally {
-    fs.rmSync(tmp, { force: true });
-  }
+  createSecretFileOnce(file, body + '\n');
 }
 
 async function loadKeyFile(file: string): Promise<{ privateKey: CryptoKey; publicJwk: IssuerPublicJwk }> {
-  if (process.platform !== 'win32') {
-    const st = fs.statSync(file);
-    if (!st.isFile()) throw new Error(`issuer key ${file} is not a regular file`);
-    if ((st.mode & 0o077) !== 0) {
-      throw new Error(
-        `issuer key ${file} is accessible by other users (mode ${(st.mode & 0o777).toString(8)}); ` +
-          `run: chmod 600 '${file}'`,
-      );
-    }
-  }
   let raw: unknown;
+  const text = readSecretFile(file, 'issuer key');
   try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+    raw = JSON.parse(text);
   } catch {
     throw new Error(`issuer key ${file} is not valid JSON`);
   }

@@ -10,6 +10,7 @@ import type { webcrypto } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { logIdOf } from './signed-tree-head.js';
+import { createSecretFileOnce, ensurePrivateDir, readSecretFile } from '../keys/secret-file.js';
 
 type JsonWebKey = webcrypto.JsonWebKey;
 
@@ -38,7 +39,7 @@ export function openLogKey(dataDir: string): LogKey {
   const dir = path.resolve(dataDir, LOG_KEY_DIR);
   const file = path.join(dir, LOG_KEY_FILE);
   ensurePrivateDir(dir);
-  if (!fs.existsSync(file)) createKeyFile(dir, file);
+  if (!fs.existsSync(file)) createKeyFile(file);
   const privateKey = loadKeyFile(file);
   const publicKey = createPublicKey(privateKey);
   const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
@@ -48,57 +49,16 @@ export function openLogKey(dataDir: string): LogKey {
   return { privateKey, publicKey, logId: logIdOf(publicKey), pem, jwk: { kty, crv, x }, keyPath: file };
 }
 
-function ensurePrivateDir(dir: string): void {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  if (process.platform === 'win32') return;
-  const st = fs.statSync(dir);
-  if (!st.isDirectory()) throw new Error(`${dir} is not a directory`);
-  if ((st.mode & 0o777) !== 0o700) fs.chmodSync(dir, 0o700);
-}
-
-function createKeyFile(dir: string, file: string): void {
+function createKeyFile(file: string): void {
   const { privateKey } = generateKeyPairSync('ed25519');
-  const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  const tmp = path.join(dir, `.${LOG_KEY_FILE}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const fd = fs.openSync(tmp, 'wx', 0o600);
-  try {
-    fs.fchmodSync(fd, 0o600);
-    fs.writeSync(fd, pem);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  try {
-    // link() fails with EEXIST when another process won the race: its key is used.
-    fs.linkSync(tmp, file);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
-      try {
-        fs.copyFileSync(tmp, file, fs.constants.COPYFILE_EXCL);
-        fs.chmodSync(file, 0o600);
-      } catch (e2) {
-        if ((e2 as NodeJS.ErrnoException).code !== 'EEXIST') throw e2;
-      }
-    }
-  } finally {
-    fs.rmSync(tmp, { force: true });
-  }
-  fsyncDir(dir);
+  createSecretFileOnce(file, privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
 }
 
 function loadKeyFile(file: string): KeyObject {
-  if (process.platform !== 'win32') {
-    const st = fs.statSync(file);
-    if (!st.isFile()) throw new Error(`log key ${file} is not a regular file`);
-    if ((st.mode & 0o077) !== 0) {
-      throw new Error(
-        `log key ${file} is accessible by other users (mode ${(st.mode & 0o777).toString(8)}); run: chmod 600 '${file}'`,
-      );
-    }
-  }
+  const text = readSecretFile(file, 'log key');
   let key: KeyObject;
   try {
-    key = createPrivateKey(fs.readFileSync(file, 'utf8'));
+    key = createPrivateKey(text);
   } catch {
     throw new Error(`log key ${file} is not a PEM private key`);
   }
@@ -110,14 +70,4 @@ function writeFileAtomic(file: string, body: string, mode: number): void {
   const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   fs.writeFileSync(tmp, body, { mode });
   fs.renameSync(tmp, file);
-}
-
-function fsyncDir(dir: string): void {
-  if (process.platform === 'win32') return;
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
 }
