@@ -6,15 +6,23 @@
  *                           progress bar; a re-run resumes an interrupted upload (only missing chunks are sent);
  *   citygate keyholder      run the owner's key holder (keyholder.server.ts) with the secret key.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { encryptColumn } from '../encrypted/column-codec.js';
-import { bundleToJson, parseBundle } from '../encrypted/encrypted.resolver.js';
+import { bundleToJson, parseBundle } from '../encrypted/key-bundle-json.js';
 import { BFV_PARAMS, CKKS_PARAMS, createHeContext, type HeContext, type HeScheme } from '../encrypted/he-params.js';
 import { generateOwnerKeys, type SecretKeyBytes } from '../encrypted/keys.js';
 import { KeyHolder } from '../encrypted/keyholder.js';
-import { httpGraphql, logApprovals, startKeyHolderServer } from '../encrypted/keyholder.server.js';
+import { KEY_BUNDLE_PART_BYTES } from '../encrypted/encrypted-columns.service.js';
+import {
+  fileCheckpoint,
+  httpGraphql,
+  logApprovals,
+  startKeyHolderServer,
+  type GatewayGraphql,
+} from '../encrypted/keyholder.server.js';
 import { loadSeal } from '../encrypted/seal-runtime.js';
 import { progressBar } from '../spatial/progress.js';
 
@@ -37,6 +45,44 @@ export function readSecretKey(file: string): SecretKeyBytes {
     keyId: String(j.keyId),
     secretKey: new Uint8Array(Buffer.from(String(j.secretKey), 'base64')),
   };
+}
+
+/**
+ * Uploads a key bundle's JSON in parts small enough for the gateway's request body limit, with a progress
+ * bar. The gateway keeps the parts it has, so a re-run after an interruption sends only the missing ones.
+ */
+export async function uploadKeyBundle(
+  gql: GatewayGraphql,
+  dataset: string,
+  column: string,
+  bundleJson: string,
+): Promise<string> {
+  const bytes = Buffer.from(bundleJson, 'utf8');
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const count = Math.ceil(bytes.length / KEY_BUNDLE_PART_BYTES);
+  const report = progressBar(`${dataset}.${column} public keys`);
+  const send = async (i: number) => {
+    const part = bytes.subarray(i * KEY_BUNDLE_PART_BYTES, (i + 1) * KEY_BUNDLE_PART_BYTES).toString('base64');
+    const data = await gql(
+      `mutation($d: String!, $c: String!, $s: String!, $i: Int!, $n: Int!, $p: String!) {
+        uploadHeKeyBundlePart(dataset: $d, column: $c, sha256: $s, index: $i, count: $n, part: $p) {
+          received missing keyId
+        }
+      }`,
+      { d: dataset, c: column, s: sha256, i, n: count, p: part },
+    );
+    return data.uploadHeKeyBundlePart as { received: number; missing: number[]; keyId: string | null };
+  };
+  // Part 0 first: its answer lists the parts the gateway still lacks, so a re-run sends only those.
+  let progress = await send(0);
+  report({ phase: 'upload', done: progress.received, total: count });
+  for (const i of progress.missing) {
+    progress = await send(i);
+    report({ phase: 'upload', done: progress.received, total: count });
+  }
+  const keyId = progress.keyId;
+  if (!keyId) throw new Error('the gateway did not store the key bundle');
+  return keyId;
 }
 
 /** Reads `record_id,value` lines (a header line is skipped). */
@@ -90,14 +136,7 @@ export function registerHeCommands(program: Command): void {
           if (opts.gateway) {
             if (!opts.dataset || !opts.column) throw new Error('--gateway needs --dataset and --column');
             const gql = httpGraphql(opts.gateway, token(opts));
-            await gql(
-              'mutation($d: String!, $c: String!, $b: String!) { uploadHeKeyBundle(dataset: $d, column: $c, bundle: $b) }',
-              {
-                d: opts.dataset,
-                c: opts.column,
-                b: bundleToJson(keys.public),
-              },
-            );
+            await uploadKeyBundle(gql, opts.dataset, opts.column, bundleToJson(keys.public));
             console.log(`public keys uploaded for ${opts.dataset}.${opts.column}`);
           }
         } finally {
@@ -180,11 +219,16 @@ export function registerHeCommands(program: Command): void {
     .description("run the owner's key holder: decrypts only results the gateway's verified log approves")
     .requiredOption('--secret-key <file>', 'secret-key.json from `he keygen`')
     .requiredOption('--gateway <url>')
-    .option('--token <jwt>', 'an auditor token, to read receipt bundles (or CITYGATE_TOKEN)')
+    .option('--token <jwt>', 'an owner token of the owning department, to read receipt bundles (or CITYGATE_TOKEN)')
     .requiredOption('--log-public-key <file>', "the gateway log's public key (PEM, from `citygate log public-key`)")
     .option('--k <n>', 'minimum units and records in a released result', Number, 10)
     .option('--port <n>', 'port on 127.0.0.1 (0: any free port)', Number, 0)
     .option('--decryption-log <file>', 'JSONL file of decryptions and refusals', 'keyholder-decryptions.jsonl')
+    .option(
+      '--checkpoint <file>',
+      'the largest log tree head verified so far; a log rolled back or forked since is refused',
+      'keyholder-checkpoint.json',
+    )
     .action(
       async (opts: {
         secretKey: string;
@@ -194,6 +238,7 @@ export function registerHeCommands(program: Command): void {
         k: number;
         port: number;
         decryptionLog: string;
+        checkpoint: string;
       }) => {
         const secret = readSecretKey(opts.secretKey);
         const ctx = await heContext(secret.scheme);
@@ -202,6 +247,7 @@ export function registerHeCommands(program: Command): void {
           httpGraphql(opts.gateway, token(opts)),
           fs.readFileSync(opts.logPublicKey, 'utf8'),
           secret.keyId,
+          { checkpoint: fileCheckpoint(opts.checkpoint) },
         );
         const server = await startKeyHolderServer({
           keyHolder,

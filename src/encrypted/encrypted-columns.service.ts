@@ -24,6 +24,7 @@ import { checkLayout, loadEncryptedColumn, type ColumnLayout } from './column-co
 import { HeError } from './encrypted.errors.js';
 import { BFV_PARAMS, CKKS_PARAMS, createHeContext, type HeContext, type HeScheme } from './he-params.js';
 import type { PublicKeyBundle } from './keys.js';
+import { parseBundle } from './key-bundle-json.js';
 import { readSealHeader, sha256Hex } from './seal-format.js';
 import { loadSeal } from './seal-runtime.js';
 import type { ProvenanceRecorder } from '../ledger/provenance-recorder.js';
@@ -41,6 +42,16 @@ export interface UploadProgress {
   total: number;
   /** Chunk indices still missing, ascending. */
   missing: number[];
+}
+
+/** Largest part of a key bundle upload, in bytes (base64 in a request stays well under the 1 MiB body limit). */
+export const KEY_BUNDLE_PART_BYTES = 512 * 1024;
+/** Most parts of one key bundle (256 × 512 KiB = 128 MiB, far above any bundle at N = 8192). */
+export const KEY_BUNDLE_MAX_PARTS = 256;
+
+export interface KeyBundleProgress extends UploadProgress {
+  /** Set once every part is in and the assembled bundle was stored. */
+  keyId: string | null;
 }
 
 export interface EncryptedAggregateQuery {
@@ -126,6 +137,78 @@ export class EncryptedColumnsService {
       );
     });
     return b.keyId;
+  }
+
+  /**
+   * Stores one part of a key bundle's JSON (`citygate he keygen` splits it: the Galois keys alone exceed the
+   * request body limit). When the last part is in, the parts are joined, checked against `bundleSha256` and
+   * stored as by `uploadKeyBundle`. Re-sending a part is a no-op, so an interrupted upload resumes; parts of
+   * another bundle for the same column are dropped (a newer upload supersedes an unfinished one).
+   */
+  async putKeyBundlePart(
+    requester: Requester,
+    datasetId: string,
+    column: string,
+    part: { bundleSha256: string; index: number; count: number; bytes: Uint8Array },
+  ): Promise<KeyBundleProgress> {
+    const ds = this.ownedColumn(requester, datasetId, column);
+    const { bundleSha256, index, count, bytes } = part;
+    if (!/^[0-9a-f]{64}$/.test(bundleSha256)) throw badInput('sha256 is the lowercase hex SHA-256 of the bundle.');
+    if (!Number.isSafeInteger(count) || count < 1 || count > KEY_BUNDLE_MAX_PARTS) {
+      throw badInput(`A key bundle has 1 to ${KEY_BUNDLE_MAX_PARTS} parts.`);
+    }
+    if (!Number.isSafeInteger(index) || index < 0 || index >= count) throw badInput('No such part index.');
+    if (bytes.length === 0 || bytes.length > KEY_BUNDLE_PART_BYTES) {
+      throw badInput(`A part holds 1 to ${KEY_BUNDLE_PART_BYTES} bytes.`);
+    }
+    const key = [ds.ownerOrg, datasetId, column];
+    const partHash = sha256Hex(bytes);
+    const have = await this.db.transaction(async (tx) => {
+      await tx.query(
+        `delete from he_key_bundle_parts where owner_org = $1 and dataset_id = $2 and column_name = $3
+           and bundle_sha256 <> $4`,
+        [...key, bundleSha256],
+      );
+      const stored = await tx.query<{ part_sha256: string; part_count: number }>(
+        `insert into he_key_bundle_parts (owner_org, dataset_id, column_name, bundle_sha256, part_idx, part_count,
+           part_sha256, bytes) values ($1, $2, $3, $4, $5, $6, $7, $8)
+         on conflict (owner_org, dataset_id, column_name, bundle_sha256, part_idx)
+           do update set part_idx = he_key_bundle_parts.part_idx
+         returning part_sha256, part_count`,
+        [...key, bundleSha256, index, count, partHash, bytes],
+      );
+      if (stored[0]?.part_sha256 !== partHash || Number(stored[0]?.part_count) !== count) {
+        throw badInput('A different part is already stored at this index.');
+      }
+      return tx.query<{ part_idx: number }>(
+        `select part_idx from he_key_bundle_parts where owner_org = $1 and dataset_id = $2 and column_name = $3
+           and bundle_sha256 = $4`,
+        [...key, bundleSha256],
+      );
+    });
+    const got = new Set(have.map((h) => Number(h.part_idx)));
+    const missing = [...Array(count).keys()].filter((i) => !got.has(i));
+    if (missing.length > 0) return { received: got.size, total: count, missing, keyId: null };
+
+    const parts = await this.db.query<{ bytes: Uint8Array }>(
+      `select bytes from he_key_bundle_parts where owner_org = $1 and dataset_id = $2 and column_name = $3
+         and bundle_sha256 = $4 order by part_idx`,
+      [...key, bundleSha256],
+    );
+    const joined = Buffer.concat(parts.map((p) => Buffer.from(p.bytes)));
+    const drop = () =>
+      this.db.query(
+        `delete from he_key_bundle_parts where owner_org = $1 and dataset_id = $2 and column_name = $3
+           and bundle_sha256 = $4`,
+        [...key, bundleSha256],
+      );
+    if (sha256Hex(joined) !== bundleSha256) {
+      await drop();
+      throw badInput('The parts do not add up to the announced bundle: upload it again.');
+    }
+    const keyId = await this.uploadKeyBundle(requester, datasetId, column, parseBundle(joined.toString('utf8')));
+    await drop();
+    return { received: count, total: count, missing: [], keyId };
   }
 
   /**

@@ -12,7 +12,7 @@ import { Governed } from '../graphql/governed.js';
 import type { AggregateKind } from './aggregator.js';
 import type { ColumnLayout } from './column-codec.js';
 import { EncryptedColumnsService } from './encrypted-columns.service.js';
-import type { PublicKeyBundle } from './keys.js';
+import { fromBase64, parseBundle, parseJson } from './key-bundle-json.js';
 
 const KINDS: readonly AggregateKind[] = ['sum', 'count', 'mean', 'weightedSum'];
 
@@ -21,6 +21,15 @@ export class UploadProgressModel {
   @Field(() => Int) received!: number;
   @Field(() => Int) total!: number;
   @Field(() => [Int], { description: 'ciphertext indices still missing' }) missing!: number[];
+}
+
+@ObjectType('KeyBundleProgress')
+export class KeyBundleProgressModel {
+  @Field(() => Int) received!: number;
+  @Field(() => Int) total!: number;
+  @Field(() => [Int], { description: 'part indices still missing' }) missing!: number[];
+  @Field(() => String, { nullable: true, description: 'the stored key id, once every part is in' })
+  keyId!: string | null;
 }
 
 @ObjectType('EncryptedCell', { description: 'One cell of an encrypted aggregate: its result stays encrypted.' })
@@ -62,6 +71,27 @@ export class EncryptedResolver {
     @Args('bundle') bundle: string,
   ): Promise<string> {
     return this.svc.uploadKeyBundle(ctx.requester, dataset, column, parseBundle(bundle));
+  }
+
+  @Mutation(() => KeyBundleProgressModel, {
+    description:
+      "Upload part `index` of `count` of the owner's public key bundle JSON (base64, at most 512 KiB decoded); the last part stores the bundle if the parts hash to `sha256`. Idempotent: re-send to resume.",
+  })
+  async uploadHeKeyBundlePart(
+    @Context() ctx: GatewayContext,
+    @Args('dataset') dataset: string,
+    @Args('column') column: string,
+    @Args('sha256') sha256: string,
+    @Args('index', { type: () => Int }) index: number,
+    @Args('count', { type: () => Int }) count: number,
+    @Args('part') part: string,
+  ): Promise<KeyBundleProgressModel> {
+    return this.svc.putKeyBundlePart(ctx.requester, dataset, column, {
+      bundleSha256: sha256,
+      index,
+      count,
+      bytes: fromBase64(part),
+    });
   }
 
   @Mutation(() => UploadProgressModel, { description: 'Start or resume a column upload (layout JSON, record ids).' })
@@ -138,51 +168,4 @@ export class EncryptedResolver {
       throw err;
     }
   }
-}
-
-function parseJson(s: string): unknown {
-  try {
-    return JSON.parse(s) as unknown;
-  } catch {
-    throw badInput('Not valid JSON.');
-  }
-}
-
-function fromBase64(s: string): Uint8Array {
-  return new Uint8Array(Buffer.from(s, 'base64'));
-}
-
-/** A PublicKeyBundle as JSON with its byte fields in base64 (what `citygate he keygen` writes). */
-export function parseBundle(s: string): PublicKeyBundle {
-  const j = parseJson(s) as Record<string, unknown>;
-  const b = (k: string): Uint8Array => {
-    if (typeof j[k] !== 'string') throw badInput(`The key bundle lacks ${k}.`);
-    return fromBase64(j[k]);
-  };
-  if (!Array.isArray(j.galoisSteps)) throw badInput('The key bundle lacks galoisSteps.');
-  return {
-    scheme: j.scheme as PublicKeyBundle['scheme'],
-    paramsId: String(j.paramsId),
-    keyId: String(j.keyId),
-    params: b('params'),
-    publicKey: b('publicKey'),
-    relinKeys: b('relinKeys'),
-    galoisKeys: b('galoisKeys'),
-    galoisSteps: (j.galoisSteps as unknown[]).map(Number),
-  };
-}
-
-/** The JSON form of a PublicKeyBundle that `parseBundle` reads. */
-export function bundleToJson(b: PublicKeyBundle): string {
-  const b64 = (u: Uint8Array) => Buffer.from(u).toString('base64');
-  return JSON.stringify({
-    scheme: b.scheme,
-    paramsId: b.paramsId,
-    keyId: b.keyId,
-    params: b64(b.params),
-    publicKey: b64(b.publicKey),
-    relinKeys: b64(b.relinKeys),
-    galoisKeys: b64(b.galoisKeys),
-    galoisSteps: b.galoisSteps,
-  });
 }

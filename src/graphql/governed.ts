@@ -38,9 +38,12 @@ export const METADATA_FIELDS: Record<string, string> = {
   logPublicKey: 'the log public key',
   inclusionProof: 'hashes only',
   consistencyProof: 'hashes only',
-  receiptBundle: "the caller's own provenance record (or any, for auditors): metadata, never data values",
+  receiptBundle:
+    "the caller's own provenance record (an owner: its datasets'; an auditor: any): metadata, never data values",
   health: 'liveness',
   uploadHeKeyBundle: "the owner's public key bundle in; returns its key id",
+  uploadHeKeyBundlePart:
+    "one part of the owner's public key bundle in; returns upload progress and, at the end, the key id",
   beginEncryptedColumn: 'the owner starts (or resumes) a column upload; returns upload progress',
   uploadCiphertextChunk: 'the owner uploads one ciphertext; returns upload progress',
 };

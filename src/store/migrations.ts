@@ -308,4 +308,24 @@ create table he_ciphertexts (
 );
 `,
   },
+  {
+    id: '0009_he_key_bundle_parts',
+    sql: `
+-- A public key bundle arrives in parts (its Galois keys alone exceed the request body limit). Parts are kept
+-- until all of them are in; the assembled bundle must hash to the announced SHA-256, then it is stored in
+-- he_key_bundles and the parts are dropped. Re-sending a part resumes an interrupted upload.
+create table he_key_bundle_parts (
+  owner_org text not null references orgs(id),
+  dataset_id text not null,
+  column_name text not null,
+  bundle_sha256 text not null,
+  part_idx int not null,
+  part_count int not null,
+  part_sha256 text not null,
+  bytes bytea not null,
+  uploaded_at timestamptz not null default now(),
+  primary key (owner_org, dataset_id, column_name, bundle_sha256, part_idx)
+);
+`,
+  },
 ];
