@@ -1,5 +1,6 @@
 import { Inject } from '@nestjs/common';
 import { Args, Context, Field, Float, Int, ObjectType, Query, Resolver } from '@nestjs/graphql';
+import { CatalogueService } from '../catalogue/catalogue.service.js';
 import { forbidden, notFound } from '../errors/domain.error.js';
 import type { GatewayContext } from '../graphql/context.js';
 import { PROVENANCE_LOG, type VerifiableProvenanceLog } from './provenance-log.port.js';
@@ -41,7 +42,10 @@ export class ConsistencyProofModel {
  */
 @Resolver()
 export class LedgerResolver {
-  constructor(@Inject(PROVENANCE_LOG) private readonly log: VerifiableProvenanceLog) {}
+  constructor(
+    @Inject(PROVENANCE_LOG) private readonly log: VerifiableProvenanceLog,
+    @Inject(CatalogueService) private readonly catalogue: CatalogueService,
+  ) {}
 
   @Query(() => SignedTreeHeadModel, { description: 'The latest signed tree head.' })
   async logTreeHead(): Promise<SignedTreeHeadModel> {
@@ -75,7 +79,7 @@ export class LedgerResolver {
 
   @Query(() => String, {
     description:
-      'A receipt bundle (record, receipt, inclusion proof, signed tree head) as JSON, for `citygate verify`. Its requester or an auditor only.',
+      'A receipt bundle (record, receipt, inclusion proof, signed tree head) as JSON, for `citygate verify`. Its requester, an owner of the dataset’s department, or an auditor only.',
   })
   async receiptBundle(
     @Context() ctx: GatewayContext,
@@ -84,10 +88,18 @@ export class LedgerResolver {
     const entry = await this.log.get(index);
     const r = ctx.requester;
     const auditor = r.via === 'jwt' && r.roles.includes('auditor');
+    const mine = r.via === 'jwt' && entry?.record.requester.sub === r.sub;
+    // The owning department sees who used its data (and its key holder reads the approvals it decrypts by).
+    const owner =
+      r.via === 'jwt' &&
+      r.roles.includes('owner') &&
+      r.org !== null &&
+      entry !== null &&
+      this.catalogue.get(entry.record.dataset)?.ownerOrg === r.org;
     // Same answer for "absent" and "not yours": the trail of others is not for the caller to probe.
-    if (!entry || (!auditor && !(r.via === 'jwt' && entry.record.requester.sub === r.sub))) {
+    if (!entry || (!auditor && !mine && !owner)) {
       if (!entry && auditor) throw notFound('No such log entry.');
-      throw forbidden('Receipt bundles are for their requester and for auditors.');
+      throw forbidden('Receipt bundles are for their requester, the owning department and auditors.');
     }
     const treeHead = await this.log.treeHead();
     const proof = await this.log.inclusionProof(index, treeHead.treeSize);

@@ -176,6 +176,15 @@ describe('the auditors’ trail and the verifiable log', () => {
       errorCode(await t.gql(`{ receiptBundle(index: ${receipt.index}) }`, {}, { token: auditor })),
       undefined,
     );
+    // Another owner of the dataset's department sees who used its data; an owner elsewhere does not.
+    const colleague = await t.token('public-security', ['owner'], { sub: 'li.owner' });
+    const seen = await t.gql(`{ receiptBundle(index: ${receipt.index}) }`, {}, { token: colleague });
+    assert.equal(seen.body.errors, undefined, JSON.stringify(seen.body.errors));
+    const elsewhere = await t.token('transport', ['owner']);
+    assert.equal(
+      errorCode(await t.gql(`{ receiptBundle(index: ${receipt.index}) }`, {}, { token: elsewhere })),
+      'FORBIDDEN',
+    );
   });
 
   it('a saved checkpoint is consistent with a later tree head', async () => {
