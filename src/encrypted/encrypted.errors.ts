@@ -49,7 +49,9 @@ export type RefusalCode =
   /** The result fails disclosure control: fewer than k records, a disclosive zero, or not an aggregate. */
   | 'DISCLOSURE'
   /** The bytes are not a ciphertext under the key holder's parameters, or its noise budget is exhausted. */
-  | 'MALFORMED';
+  | 'MALFORMED'
+  /** The log's signed tree head is not consistent with the checkpoint the key holder kept (rolled back or forked). */
+  | 'LOG_INCONSISTENT';
 
 export const REFUSAL_MESSAGES: Readonly<Record<RefusalCode, string>> = Object.freeze({
   NOT_APPROVED: 'the computation is not approved for decryption',
@@ -57,6 +59,7 @@ export const REFUSAL_MESSAGES: Readonly<Record<RefusalCode, string>> = Object.fr
   HASH_MISMATCH: 'the ciphertext is not the approved result',
   DISCLOSURE: 'the result fails disclosure control',
   MALFORMED: 'the result cannot be decrypted',
+  LOG_INCONSISTENT: 'the provenance log is not consistent with what the key holder saw before',
 });
 
 export class KeyHolderRefusal extends Error {

@@ -3,20 +3,24 @@
  * owner's secret key and decrypts a result cell only when the gateway's verifiable log approves it.
  *
  * POST /decrypt {computationId, receiptIndex, cell, kind, ciphertext (base64)}:
- *   1. fetches the receipt bundle at `receiptIndex` from the gateway (GraphQL `receiptBundle`, auditor token);
+ *   1. fetches the receipt bundle at `receiptIndex` from the gateway (GraphQL `receiptBundle`, an owner token of the owning department);
  *   2. verifies it offline with the pinned log public key (signed tree head, leaf hash, inclusion proof:
- *      a tampered record or a forged approval fails here);
+ *      a tampered record or a forged approval fails here), and checks the tree head against the key holder's
+ *      saved checkpoint with a consistency proof: a log rolled back or forked since is refused;
  *   3. takes the approval from the record itself: same computation id, released, `encrypted.approved`, this
  *      key's id, and the cell's result hash, records and units covered (never the requester's claims);
  *   4. KeyHolder.decryptApproved (hash match, k units, k records, disclosure control, rounding).
  * Answers 200 {value, rounded} or 403 {refusal}. Each decryption and refusal is appended to a JSONL log.
  */
+import fs from 'node:fs';
 import { appendFile } from 'node:fs/promises';
+import path from 'node:path';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ProvenanceRecord } from '../ledger/provenance-record.js';
 import type { PublicKeyInput } from '../ledger/signed-tree-head.js';
-import { verifyBundle, type ReceiptBundle } from '../ledger/verifier.js';
+import type { SignedTreeHead } from '../ledger/signed-tree-head.js';
+import { verifyBundle, verifyCheckpoint, type ReceiptBundle } from '../ledger/verifier.js';
 import { KeyHolderRefusal } from './encrypted.errors.js';
 import type { ApprovalRecord, KeyHolder, ReleaseKind, Released } from './keyholder.js';
 
@@ -50,8 +54,89 @@ export function httpGraphql(gatewayUrl: string, token: string): GatewayGraphql {
   };
 }
 
-/** Approvals read from the gateway's verifiable log and verified with the pinned log public key. */
-export function logApprovals(gql: GatewayGraphql, logPublicKey: PublicKeyInput, keyId: string): ApprovalSource {
+/** Where the key holder keeps the largest signed tree head it has verified (its view of the log). */
+export interface CheckpointStore {
+  load(): SignedTreeHead | null;
+  save(sth: SignedTreeHead): void;
+}
+
+/** A checkpoint in a JSON file, replaced atomically (write, fsync, rename). */
+export function fileCheckpoint(file: string): CheckpointStore {
+  return {
+    load() {
+      try {
+        return JSON.parse(fs.readFileSync(file, 'utf8')) as SignedTreeHead;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw err;
+      }
+    },
+    save(sth) {
+      const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+      const fd = fs.openSync(tmp, 'w', 0o600);
+      try {
+        fs.writeSync(fd, JSON.stringify(sth));
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+      fs.renameSync(tmp, file);
+    },
+  };
+}
+
+/** A checkpoint held in memory only (tests, or a key holder that accepts losing it on restart). */
+export function memoryCheckpoint(): CheckpointStore {
+  let sth: SignedTreeHead | null = null;
+  return { load: () => sth, save: (s) => void (sth = s) };
+}
+
+/**
+ * Checks a verified tree head against the checkpoint: the smaller of the two must be a prefix of the larger
+ * (a consistency proof from the gateway), equal sizes must have equal roots. Moves the checkpoint forward.
+ * Serialised, so that concurrent requests cannot move it backwards.
+ */
+function checkpointGuard(gql: GatewayGraphql, logPublicKey: PublicKeyInput, store: CheckpointStore) {
+  let queue: Promise<unknown> = Promise.resolve();
+  const check = async (seen: SignedTreeHead): Promise<void> => {
+    const saved = store.load();
+    if (!saved) return store.save(seen);
+    const [older, newer] = seen.treeSize >= saved.treeSize ? [saved, seen] : [seen, saved];
+    let proof = null;
+    if (older.treeSize > 0 && older.treeSize < newer.treeSize) {
+      try {
+        const data = await gql(
+          'query($a: Int!, $b: Int!) { consistencyProof(fromSize: $a, toSize: $b) { fromSize toSize hashes } }',
+          { a: older.treeSize, b: newer.treeSize },
+        );
+        proof = data.consistencyProof as { fromSize: number; toSize: number; hashes: string[] };
+      } catch {
+        // A log that was rolled back cannot prove that it contains what the key holder saw.
+        throw new KeyHolderRefusal('LOG_INCONSISTENT', `no consistency proof ${older.treeSize} → ${newer.treeSize}`);
+      }
+    }
+    const verdict = verifyCheckpoint(older, newer, proof, logPublicKey);
+    if (!verdict.ok) throw new KeyHolderRefusal('LOG_INCONSISTENT', verdict.reason);
+    if (newer === seen && seen.treeSize > saved.treeSize) store.save(seen);
+  };
+  return (seen: SignedTreeHead): Promise<void> => {
+    const run = queue.then(() => check(seen));
+    queue = run.catch(() => undefined);
+    return run;
+  };
+}
+
+/**
+ * Approvals read from the gateway's verifiable log and verified with the pinned log public key. With a
+ * checkpoint, every tree head is also checked for consistency with the largest one seen before.
+ */
+export function logApprovals(
+  gql: GatewayGraphql,
+  logPublicKey: PublicKeyInput,
+  keyId: string,
+  opts: { checkpoint?: CheckpointStore } = {},
+): ApprovalSource {
+  const guard = opts.checkpoint ? checkpointGuard(gql, logPublicKey, opts.checkpoint) : null;
   return {
     async lookup(computationId, receiptIndex, cell) {
       if (!Number.isSafeInteger(receiptIndex) || receiptIndex < 0 || !Number.isSafeInteger(cell) || cell < 0) {
@@ -65,6 +150,7 @@ export function logApprovals(gql: GatewayGraphql, logPublicKey: PublicKeyInput, 
         return null;
       }
       if (!verifyBundle(bundle, logPublicKey).ok) return null;
+      await guard?.(bundle.treeHead);
       const record: ProvenanceRecord = bundle.record;
       const enc = record.encrypted;
       if (
