@@ -10,14 +10,18 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { createHash } from 'node:crypto';
+import { uploadKeyBundle } from '../../src/cli/he.commands.js';
 import { encryptColumn, type EncryptedColumnUpload } from '../../src/encrypted/column-codec.js';
-import { bundleToJson } from '../../src/encrypted/encrypted.resolver.js';
-import { BFV_PARAMS, createHeContext, type HeContext } from '../../src/encrypted/he-params.js';
+import { KEY_BUNDLE_PART_BYTES } from '../../src/encrypted/encrypted-columns.service.js';
+import { bundleToJson } from '../../src/encrypted/key-bundle-json.js';
+import { BFV_PARAMS, CKKS_PARAMS, createHeContext, type HeContext } from '../../src/encrypted/he-params.js';
 import { generateOwnerKeys, type OwnerKeys } from '../../src/encrypted/keys.js';
 import { KeyHolder, roundValue } from '../../src/encrypted/keyholder.js';
 import {
   decryptFromLog,
   logApprovals,
+  memoryCheckpoint,
   startKeyHolderServer,
   type ApprovalSource,
   type GatewayGraphql,
@@ -55,6 +59,7 @@ describe('encrypted columns: owner upload, encrypted aggregate, key holder', () 
   let ctx: HeContext;
   let keys: OwnerKeys;
   let ownerToken: string;
+  let ownerGql: GatewayGraphql;
   let exact: KeyHolder;
   let strict: KeyHolder;
   let approvals: ApprovalSource;
@@ -63,18 +68,20 @@ describe('encrypted columns: owner upload, encrypted aggregate, key holder', () 
   let values: number[];
 
   before(async () => {
-    // The Galois keys alone are several MB: encrypted uploads need a body limit above the 1 MiB default.
-    tg = await startTestGateway({ rooms: 400, env: { CITYGATE_BODY_LIMIT_BYTES: String(32 * 1024 * 1024) } });
+    // The default 1 MiB body limit: the key bundle (several MB of Galois keys) goes up in parts.
+    tg = await startTestGateway({ rooms: 400 });
     ctx = createHeContext(await loadSeal(), BFV_PARAMS);
     keys = generateOwnerKeys(ctx);
     ownerToken = await tg.token(OWNER_ORG, ['owner']);
-    const auditorToken = await tg.token('data-bureau', ['auditor']);
-    const gql: GatewayGraphql = async (query, variables) => {
-      const r = await tg.gql(query, variables, { token: auditorToken });
+    // The key holder reads approvals with the owning department's own token, and keeps a checkpoint.
+    ownerGql = async (query, variables) => {
+      const r = await tg.gql(query, variables, { token: ownerToken });
       if (!r.body.data || r.body.errors) throw new Error(r.body.errors?.[0]?.message ?? 'no data');
       return r.body.data;
     };
-    approvals = logApprovals(gql, tg.gw.log.publicKey().pem, keys.public.keyId);
+    approvals = logApprovals(ownerGql, tg.gw.log.publicKey().pem, keys.public.keyId, {
+      checkpoint: memoryCheckpoint(),
+    });
     exact = new KeyHolder(ctx, keys.secret, {
       k: 1,
       approvals: () => Promise.resolve(null),
@@ -110,26 +117,51 @@ describe('encrypted columns: owner upload, encrypted aggregate, key holder', () 
       { token },
     );
 
+  const PART = `mutation($c: String!, $s: String!, $i: Int!, $n: Int!, $p: String!) {
+    uploadHeKeyBundlePart(dataset: "${DS}", column: $c, sha256: $s, index: $i, count: $n, part: $p) {
+      received total missing keyId
+    }
+  }`;
+
   it('refuses uploads from anyone but an owner of the owning department', async () => {
     const other = await tg.token('civil-affairs', ['owner']);
     const analyst = await tg.token(OWNER_ORG, ['analyst']);
+    const p = { c: COL, s: 'a'.repeat(64), i: 0, n: 1, p: Buffer.from('{}').toString('base64') };
     for (const token of [other, analyst]) {
-      const r = await tg.gql(
-        `mutation($b: String!) { uploadHeKeyBundle(dataset: "${DS}", column: "${COL}", bundle: $b) }`,
-        { b: bundleToJson(keys.public) },
-        { token },
-      );
-      assert.equal(errorCode(r), 'FORBIDDEN');
+      assert.equal(errorCode(await tg.gql(PART, p, { token })), 'FORBIDDEN');
     }
   });
 
-  it('the owner uploads the key bundle and the column; re-sending a chunk resumes idempotently', async () => {
-    const k = await tg.gql(
-      `mutation($b: String!) { uploadHeKeyBundle(dataset: "${DS}", column: "${COL}", bundle: $b) }`,
-      { b: bundleToJson(keys.public) },
+  it('the owner uploads the key bundle in parts and the column; both resume after an interruption', async () => {
+    const json = Buffer.from(bundleToJson(keys.public));
+    assert.ok(json.length > 1024 * 1024, 'the bundle alone exceeds the body limit');
+    const sha = createHash('sha256').update(json).digest('hex');
+    const count = Math.ceil(json.length / KEY_BUNDLE_PART_BYTES);
+    const part = (i: number) => json.subarray(i * KEY_BUNDLE_PART_BYTES, (i + 1) * KEY_BUNDLE_PART_BYTES);
+    // Interrupted after two parts.
+    for (const i of [0, 1]) {
+      const r = await tg.gql(
+        PART,
+        { c: COL, s: sha, i, n: count, p: part(i).toString('base64') },
+        { token: ownerToken },
+      );
+      assert.equal((r.body.data?.uploadHeKeyBundlePart as { keyId: string | null }).keyId, null);
+    }
+    // A different part at a stored index, and parts that do not hash to the announced bundle, are refused.
+    const clash = await tg.gql(
+      PART,
+      { c: COL, s: sha, i: 0, n: count, p: part(1).toString('base64') },
       { token: ownerToken },
     );
-    assert.equal(k.body.data?.uploadHeKeyBundle, keys.public.keyId, JSON.stringify(k.body.errors));
+    assert.equal(errorCode(clash), 'BAD_USER_INPUT');
+    // The CLI's uploader resumes: its first answer lists what is missing.
+    let sent = 0;
+    const counting: GatewayGraphql = (q, v) => {
+      sent++;
+      return ownerGql(q, v);
+    };
+    assert.equal(await uploadKeyBundle(counting, DS, COL, json.toString('utf8')), keys.public.keyId);
+    assert.equal(sent, count - 1, 'part 0 again, then only the missing parts');
     const b = await begin(ownerToken);
     assert.deepEqual(b.body.data?.beginEncryptedColumn, {
       received: 0,
@@ -196,9 +228,8 @@ describe('encrypted columns: owner upload, encrypted aggregate, key holder', () 
     const outside = Buffer.from(upload.ciphertexts[0]!).toString('base64');
     assert.equal(await refusal(exact, { ...base, ciphertext: outside }), 'HASH_MISMATCH');
     // Tampered: the gateway serves a record whose approval was altered; the inclusion proof fails.
-    const auditorToken = await tg.token('data-bureau', ['auditor']);
     const tampering: GatewayGraphql = async (query, variables) => {
-      const res = await tg.gql(query, variables, { token: auditorToken });
+      const res = await tg.gql(query, variables, { token: ownerToken });
       const bundle = JSON.parse(String(res.body.data?.receiptBundle)) as {
         record: { encrypted: { cells: { unitsCovered: number }[] } };
       };
@@ -262,6 +293,83 @@ describe('encrypted columns: owner upload, encrypted aggregate, key holder', () 
       await server.close();
     }
   });
+
+  it('a CKKS column: sum, mean and weighted sum match the plaintext within a relative error of 1e-6', async () => {
+    const GAS = 'gas_m3';
+    const ckks = createHeContext(await loadSeal(), CKKS_PARAMS);
+    const ck = generateOwnerKeys(ckks);
+    const holder = new KeyHolder(ckks, ck.secret, {
+      k: 1,
+      approvals: () => Promise.resolve(null),
+      realRounding: { rule: 'significant', digits: 12 },
+    });
+    try {
+      assert.equal(await uploadKeyBundle(ownerGql, DS, GAS, bundleToJson(ck.public)), ck.public.keyId);
+      const rows = await tg.gw.db.query<{ id: string; gas: number }>(
+        `select id, gas_m3::float8 as gas from ds_building_energy order by id`,
+      );
+      const up = await encryptColumn(
+        ckks,
+        ck.public,
+        rows.map((r) => Number(r.gas)),
+        { maxAbs: 1_000_000 },
+      );
+      await ownerGql(
+        `mutation($l: String!, $ids: [String!]!) { beginEncryptedColumn(dataset: "${DS}", column: "${GAS}", layout: $l, recordIds: $ids) { total } }`,
+        { l: JSON.stringify(up.layout), ids: rows.map((r) => r.id) },
+      );
+      for (const [i, ct] of up.ciphertexts.entries()) {
+        await ownerGql(
+          `mutation($i: Int!, $c: String!) { uploadCiphertextChunk(dataset: "${DS}", column: "${GAS}", index: $i, ciphertext: $c) { received } }`,
+          { i, c: Buffer.from(ct).toString('base64') },
+        );
+      }
+      const ckApprovals = logApprovals(ownerGql, tg.gw.log.publicKey().pem, ck.public.keyId, {
+        checkpoint: memoryCheckpoint(),
+      });
+      const expected = await tg.gw.db.query<{ d: string; s: number; w: number; n: number }>(
+        `select g.district_id as d, sum(e.gas_m3)::float8 as s, sum(e.gas_m3 * e.electricity_kwh)::float8 as w,
+           count(*)::int as n
+         from ds_building_energy e join grains g on g.id = e.grain_id group by g.district_id order by d`,
+      );
+      const want = { sum: (e: (typeof expected)[0]) => e.s, mean: (e: (typeof expected)[0]) => e.s / e.n };
+      const cases = [
+        { kind: 'sum', weightField: null, want: want.sum },
+        { kind: 'mean', weightField: null, want: want.mean },
+        { kind: 'weightedSum', weightField: 'electricity_kwh', want: (e: (typeof expected)[0]) => e.w },
+      ] as const;
+      for (const c of cases) {
+        const r = await tg.gql(
+          `query($k: String!, $w: String) { encryptedAggregate(dataset: "${DS}", column: "${GAS}", kind: $k, groupBy: "district", weightField: $w) {
+            computationId receiptIndex scheme cells { group records ciphertext } } }`,
+          { k: c.kind, w: c.weightField },
+          { token: ownerToken },
+        );
+        assert.equal(r.body.errors, undefined, JSON.stringify(r.body.errors));
+        const agg = r.body.data?.encryptedAggregate as Agg & { scheme: string };
+        assert.equal(agg.scheme, 'ckks');
+        assert.deepEqual(
+          agg.cells.map((cell) => cell.group),
+          expected.map((e) => e.d),
+        );
+        for (const [i, cell] of agg.cells.entries()) {
+          const out = await decryptFromLog(holder, ckApprovals, {
+            computationId: agg.computationId,
+            receiptIndex: agg.receiptIndex,
+            cell: i,
+            ciphertext: cell.ciphertext!,
+          });
+          assert.ok(out.ok, JSON.stringify(out));
+          const truth = c.want(expected[i]!);
+          const rel = Math.abs(out.released.value - truth) / Math.abs(truth);
+          assert.ok(rel <= 1e-6, `${c.kind} ${cell.group}: ${out.released.value} vs ${truth} (relative error ${rel})`);
+        }
+      }
+    } finally {
+      holder.delete();
+      ckks.delete();
+    }
+  });
 });
 
 describe('three processes: owner CLI, gateway, key holder', () => {
@@ -283,7 +391,7 @@ describe('three processes: owner CLI, gateway, key holder', () => {
     });
 
   before(async () => {
-    tg = await startTestGateway({ rooms: 400, env: { CITYGATE_BODY_LIMIT_BYTES: String(32 * 1024 * 1024) } });
+    tg = await startTestGateway({ rooms: 400 });
     await tg.app.listen(0, '127.0.0.1');
     const addr = tg.app.getHttpServer().address() as AddressInfo;
     gatewayUrl = `http://127.0.0.1:${addr.port}`;
@@ -330,7 +438,6 @@ describe('three processes: owner CLI, gateway, key holder', () => {
     assert.match(again.out, /already uploaded/);
 
     fs.writeFileSync(path.join(dir, 'log.pem'), tg.gw.log.publicKey().pem);
-    const auditor = await tg.token('data-bureau', ['auditor']);
     keyholder = spawn(
       process.execPath,
       [
@@ -346,8 +453,10 @@ describe('three processes: owner CLI, gateway, key holder', () => {
         '10',
         '--decryption-log',
         path.join(dir, 'decryptions.jsonl'),
+        '--checkpoint',
+        path.join(dir, 'checkpoint.json'),
       ],
-      { env: { ...process.env, CITYGATE_TOKEN: auditor } },
+      { env: { ...process.env, CITYGATE_TOKEN: owner } },
     );
     const khUrl = await new Promise<string>((resolve, reject) => {
       let out = '';
