@@ -66,6 +66,7 @@ export function logApprovals(gql: GatewayGraphql, logPublicKey: PublicKeyInput, 
       }
       if (!verifyBundle(bundle, logPublicKey).ok) return null;
       const record: ProvenanceRecord = bundle.record;
+      if (record.kind !== 'access') return null;
       const enc = record.encrypted;
       if (
         !enc ||
