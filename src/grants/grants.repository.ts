@@ -215,7 +215,13 @@ export class GrantsRepository {
   async create(grant: NewGrant): Promise<Grant> {
     await this.db.transaction((tx) => this.insert(tx, grant));
     await this.load();
-    return { ...grant, applicationId: grant.applicationId ?? null, revokedAt: null, revokedBy: null, revokeReason: null };
+    return {
+      ...grant,
+      applicationId: grant.applicationId ?? null,
+      revokedAt: null,
+      revokedBy: null,
+      revokeReason: null,
+    };
   }
 
   /** Revokes a grant: marks it and removes its casbin line; the next decision no longer sees it. */

@@ -49,7 +49,13 @@ export interface AccessRecord {
 }
 
 /** The steps of a data-sharing grant's life, each logged before it takes effect (docs/grants.md). */
-export const GRANT_EVENTS = ['grant-applied', 'grant-approved', 'grant-rejected', 'grant-revoked', 'grant-expired'] as const;
+export const GRANT_EVENTS = [
+  'grant-applied',
+  'grant-approved',
+  'grant-rejected',
+  'grant-revoked',
+  'grant-expired',
+] as const;
 export type GrantEvent = (typeof GRANT_EVENTS)[number];
 
 /**

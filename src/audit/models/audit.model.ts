@@ -24,7 +24,8 @@ export class TrailFilterInput {
 export class TrailEntryModel {
   @Field(() => Int) index!: number;
   @Field(() => String, {
-    description: 'access (a request for data) or a grant step: grant-applied, grant-approved, grant-rejected, grant-revoked, grant-expired',
+    description:
+      'access (a request for data) or a grant step: grant-applied, grant-approved, grant-rejected, grant-revoked, grant-expired',
   })
   kind!: string;
   @Field(() => Date) at!: Date;
@@ -43,8 +44,7 @@ export class TrailEntryModel {
   @Field(() => Int) rows!: number;
   @Field(() => String, { nullable: true }) within!: string | null;
   @Field(() => [String]) reasons!: string[];
-  @Field(() => String, { nullable: true, description: 'grant steps: the application' }) applicationId!:
-    string | null;
+  @Field(() => String, { nullable: true, description: 'grant steps: the application' }) applicationId!: string | null;
   @Field(() => [String], { nullable: true, description: 'grant steps: the extent applied for or granted' })
   extent!: string[] | null;
   @Field(() => String, { nullable: true, description: 'grant steps: why it was rejected or revoked' }) reason!:
