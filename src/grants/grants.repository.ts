@@ -51,6 +51,7 @@ export class GrantsRepository {
   private listeners = new Set<() => void>();
   private loadedVersion = 0;
   private reloading: Promise<void> | null = null;
+  private loadQueue: Promise<void> = Promise.resolve();
   private versionRead: Promise<number> | null = null;
   private nextVersionRead: Promise<number> | null = null;
   private unlisten: (() => Promise<void>) | null = null;
@@ -66,7 +67,14 @@ export class GrantsRepository {
     return this.db.kind === 'postgres';
   }
 
-  async load(): Promise<void> {
+  /** Reloads grants and casbin from the store. Loads run one after another, so a later one never loses to an earlier. */
+  load(): Promise<void> {
+    const next = this.loadQueue.then(() => this.loadNow());
+    this.loadQueue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async loadNow(): Promise<void> {
     // The version first: a change committed between the two reads makes the snapshot newer than the
     // version it records, which costs one extra reload, never a stale decision.
     const storeVersion = await this.readStoreVersion();
