@@ -8,6 +8,7 @@ import { CatalogueService } from './catalogue/catalogue.service.js';
 import type { Config } from './config/config.js';
 import { GrantsRepository } from './grants/grants.repository.js';
 import { seedDemoGrants } from './grants/demo-grants.js';
+import { GrantsService } from './grants/grants.service.js';
 import { IdentityService } from './identity/identity.service.js';
 import { AuditIndex } from './audit/audit-index.js';
 import { AuditService } from './audit/audit.service.js';
@@ -30,6 +31,8 @@ export interface Gateway {
   db: Db;
   catalogue: CatalogueService;
   grants: GrantsRepository;
+  /** Applications, approvals, revocation and expiry of grants. */
+  grantsService: GrantsService;
   engine: PolicyEngine;
   access: AccessService;
   log: VerifiableLog;
@@ -88,12 +91,17 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
   const recorder = new ProvenanceRecorder(provenance, (index, record) => auditIndex.add(index, record));
   const data = new DataService(access, queryEngine, recorder);
   const encrypted = new EncryptedColumnsService(db, catalogue, access, recorder);
+  const grantsService = new GrantsService(db, catalogue, grants, recorder);
+  // Other instances' grant changes reach this one by notification (and by the version check per decision).
+  await grants.watch();
+  await grantsService.start();
   const identity = await IdentityService.create(config, db);
   return {
     config,
     db,
     catalogue,
     grants,
+    grantsService,
     engine,
     access,
     log: provenance,
@@ -104,6 +112,8 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
     encrypted,
     identity,
     close: async () => {
+      grantsService.stop();
+      await grants.close();
       await encrypted.close();
       await provenance.close();
       if (!overrides.db) await db.close();

@@ -105,7 +105,10 @@ export class AccessService {
     private readonly grants: GrantsRepository,
     private readonly engine: PolicyEngine,
     private readonly now: () => Date = () => new Date(),
-  ) {}
+  ) {
+    // A grant change drops every memoised decision at once (the version in the key already keeps them unused).
+    grants.onChange(() => this.memo.clear());
+  }
 
   get bundleRevision(): string {
     return this.engine.revision;
@@ -154,6 +157,8 @@ export class AccessService {
     const authenticated = requester.via === 'jwt';
     const org = authenticated ? requester.org : null;
     const roles = [...requester.roles].sort();
+    // Another instance may have changed grants: catch up before deciding (a no-op on a single-process store).
+    if (org) await this.grants.sync();
     const key = JSON.stringify([
       authenticated,
       org,

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { ProvenanceLog } from '../ledger/provenance-log.port.js';
-import type { ProvenanceRecord } from '../ledger/provenance-record.js';
+import type { GrantRecord, ProvenanceRecord } from '../ledger/provenance-record.js';
 import type { Db } from '../store/db.port.js';
 
 const log = new Logger('AuditIndex');
@@ -14,6 +14,10 @@ export class AuditIndex {
   constructor(private readonly db: Db) {}
 
   async add(index: number, r: ProvenanceRecord): Promise<void> {
+    if (r.kind !== 'access') {
+      await this.addGrantStep(index, r);
+      return;
+    }
     await this.db.transaction(async (tx) => {
       const inserted = await tx.query(
         `insert into audit_index (idx, at, sub, org, roles, purpose, dataset, mode, fields, tier, allowed, released,
@@ -47,6 +51,32 @@ export class AuditIndex {
         [grains, index],
       );
     });
+  }
+
+  /** A step of a grant: no mode, no tier, nothing released; the scope applied for or granted, and the reason. */
+  private async addGrantStep(index: number, r: GrantRecord): Promise<void> {
+    await this.db.query(
+      `insert into audit_index (idx, at, sub, org, roles, purpose, dataset, mode, fields, tier, allowed, released,
+         refusal, grant_id, rows, within, reasons, kind, application_id, extent, reason)
+       values ($1, $2, $3, $4, $5::jsonb, $6, $7, null, $8::jsonb, null, true, false, null, $9, 0, null, '[]'::jsonb,
+         $10, $11, $12::jsonb, $13)
+       on conflict (idx) do nothing`,
+      [
+        index,
+        r.at,
+        r.requester.sub,
+        r.requester.org,
+        JSON.stringify(r.requester.roles),
+        r.purpose,
+        r.dataset,
+        JSON.stringify(r.scope.fields),
+        r.grantId,
+        r.kind,
+        r.applicationId,
+        JSON.stringify(r.scope.extent),
+        r.reason,
+      ],
+    );
   }
 
   /** Indexes every log entry the index has not seen (after a restart, or after an indexing failure). */

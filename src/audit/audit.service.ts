@@ -2,6 +2,8 @@ import type { Db } from '../store/db.port.js';
 
 /** Filters of the auditors' trail; every one optional. */
 export interface TrailFilter {
+  /** `access`, or a grant step (`grant-applied`, `grant-approved`, ...). */
+  kind?: string | null;
   sub?: string | null;
   org?: string | null;
   dataset?: string | null;
@@ -14,21 +16,25 @@ export interface TrailFilter {
 
 export interface TrailEntry {
   index: number;
+  kind: string;
   at: Date;
   sub: string;
   org: string | null;
   roles: string[];
   purpose: string | null;
   dataset: string;
-  mode: string;
+  mode: string | null;
   fields: string[];
-  tier: string;
+  tier: string | null;
   released: boolean;
   refusal: string | null;
   grantId: string | null;
   rows: number;
   within: string | null;
   reasons: string[];
+  applicationId: string | null;
+  extent: string[] | null;
+  reason: string | null;
 }
 
 export interface ReportLine {
@@ -56,21 +62,25 @@ export interface Flag {
 
 interface Row {
   idx: number;
+  kind: string;
   at: Date | string;
   sub: string;
   org: string | null;
   roles: string[];
   purpose: string | null;
   dataset: string;
-  mode: string;
+  mode: string | null;
   fields: string[];
-  tier: string;
+  tier: string | null;
   released: boolean;
   refusal: string | null;
   grant_id: string | null;
   rows: number;
   within: string | null;
   reasons: string[];
+  application_id: string | null;
+  extent: string[] | null;
+  reason: string | null;
 }
 
 const MAX_EXPORT = 10_000;
@@ -86,12 +96,15 @@ export class AuditService {
       params.push(v);
       return `$${params.length}`;
     };
+    if (filter.kind) where.push(`a.kind = ${p(filter.kind)}`);
     if (filter.sub) where.push(`a.sub = ${p(filter.sub)}`);
     if (filter.org) where.push(`a.org = ${p(filter.org)}`);
     if (filter.dataset) where.push(`a.dataset = ${p(filter.dataset)}`);
     if (filter.purpose) where.push(`a.purpose = ${p(filter.purpose)}`);
     if (filter.tier) where.push(`a.tier = ${p(filter.tier)}`);
-    if (filter.released !== undefined && filter.released !== null) where.push(`a.released = ${p(filter.released)}`);
+    // Released or refused is said of requests for data; grant steps release nothing and are neither.
+    if (filter.released !== undefined && filter.released !== null)
+      where.push(`a.kind = 'access' and a.released = ${p(filter.released)}`);
     if (filter.from) where.push(`a.at >= ${p(filter.from.toISOString())}`);
     if (filter.to) where.push(`a.at < ${p(filter.to.toISOString())}`);
     if (grain) where.push(`a.idx in (select idx from audit_grains where grain_id = ${p(grain)})`);
@@ -113,7 +126,7 @@ export class AuditService {
     }>(
       `select org, purpose, released, count(*)::int as requests, coalesce(sum(rows), 0)::int as rows
        from audit_index
-       where dataset = $1 and ($2::timestamptz is null or at >= $2) and ($3::timestamptz is null or at < $3)
+       where kind = 'access' and dataset = $1 and ($2::timestamptz is null or at >= $2) and ($3::timestamptz is null or at < $3)
        group by org, purpose, released order by org nulls first, purpose nulls first, released`,
       [dataset, from?.toISOString() ?? null, to?.toISOString() ?? null],
     );
@@ -122,8 +135,9 @@ export class AuditService {
 
   async flags(opts: { from: Date | null; to: Date | null; burstPerMinute: number; refusals: number }): Promise<Flag[]> {
     const range = [opts.from?.toISOString() ?? null, opts.to?.toISOString() ?? null];
-    const inRange = `($1::timestamptz is null or at >= $1) and ($2::timestamptz is null or at < $2)`;
-    const inRangeA = `($1::timestamptz is null or a.at >= $1) and ($2::timestamptz is null or a.at < $2)`;
+    // Flags are about requests for data; grant steps are not counted.
+    const inRange = `kind = 'access' and ($1::timestamptz is null or at >= $1) and ($2::timestamptz is null or at < $2)`;
+    const inRangeA = `a.kind = 'access' and ($1::timestamptz is null or a.at >= $1) and ($2::timestamptz is null or a.at < $2)`;
     const flags: Flag[] = [];
     const bursts = await this.db.query<{ sub: string; org: string | null; m: Date | string; n: number }>(
       `select sub, org, date_trunc('minute', at) as m, count(*)::int as n from audit_index where ${inRange}
@@ -225,6 +239,9 @@ export class AuditService {
       'grant_id',
       'rows',
       'within',
+      'kind',
+      'application_id',
+      'reason',
     ];
     const lines = entries.map((e) =>
       [
@@ -243,6 +260,9 @@ export class AuditService {
         e.grantId,
         e.rows,
         e.within,
+        e.kind,
+        e.applicationId,
+        e.reason,
       ]
         .map(csvCell)
         .join(','),
@@ -261,6 +281,7 @@ export function csvCell(v: string | number | boolean | null | undefined): string
 function toEntry(r: Row): TrailEntry {
   return {
     index: r.idx,
+    kind: r.kind,
     at: new Date(r.at),
     sub: r.sub,
     org: r.org,
@@ -276,5 +297,8 @@ function toEntry(r: Row): TrailEntry {
     rows: r.rows,
     within: r.within,
     reasons: r.reasons,
+    applicationId: r.application_id,
+    extent: r.extent,
+    reason: r.reason,
   };
 }

@@ -16,7 +16,7 @@ import { badInput, DomainError, forbidden, notFound } from '../errors/domain.err
 import type { Requester } from '../identity/requester.js';
 import { fastCanonicalJson } from '../ledger/canonical-json.js';
 import type { Receipt } from '../ledger/provenance-log.port.js';
-import { sha256Hex as sha256OfString, type ProvenanceRecord } from '../ledger/provenance-record.js';
+import { sha256Hex as sha256OfString, type AccessRecord } from '../ledger/provenance-record.js';
 import type { Db } from '../store/db.port.js';
 import { ident } from '../store/db.port.js';
 import { EncryptedAggregator, type AggregateKind, type GroupIndex } from './aggregator.js';
@@ -465,7 +465,7 @@ export class EncryptedColumnsService {
     } catch (err) {
       throw heToDomain(err);
     }
-    const encrypted: NonNullable<ProvenanceRecord['encrypted']> = {
+    const encrypted: NonNullable<AccessRecord['encrypted']> = {
       computationId: plan.id,
       column: q.column,
       kind: q.kind,
@@ -543,7 +543,7 @@ export class EncryptedColumnsService {
   }
 }
 
-function refusedOutcome(): ProvenanceRecord['outcome'] {
+function refusedOutcome(): AccessRecord['outcome'] {
   return { released: false, rows: 0, resultHash: null, refusal: 'FORBIDDEN', grains: [] };
 }
 

@@ -152,6 +152,7 @@ export function logApprovals(
       if (!verifyBundle(bundle, logPublicKey).ok) return null;
       await guard?.(bundle.treeHead);
       const record: ProvenanceRecord = bundle.record;
+      if (record.kind !== 'access') return null;
       const enc = record.encrypted;
       if (
         !enc ||

@@ -46,4 +46,10 @@ export const METADATA_FIELDS: Record<string, string> = {
     "one part of the owner's public key bundle in; returns upload progress and, at the end, the key id",
   beginEncryptedColumn: 'the owner starts (or resumes) a column upload; returns upload progress',
   uploadCiphertextChunk: 'the owner uploads one ciphertext; returns upload progress',
+  applyForGrant: 'a department applies for a grant; returns the application (metadata)',
+  decideGrantApplication: "the dataset's owner approves or rejects; returns the application (metadata)",
+  revokeGrant: 'the owner or an admin revokes a grant; returns the grant (metadata)',
+  grantApplications: 'applications the caller’s department made or received (auditors: all); metadata',
+  grantApplication: 'one application the caller may see; metadata',
+  grants: 'grants the caller’s department holds or gave (auditors: all); metadata',
 };

@@ -3,8 +3,11 @@ import canonicalize from 'canonicalize';
 import type { DecisionSummary } from '../access/access.service.js';
 import type { Mode, Purpose, Role } from '../access/decision.js';
 
-/** One provenance record (DESIGN.md §1): who, what, why, the decision, the outcome and when. */
-export interface ProvenanceRecord {
+/** One provenance record: a request for data (AccessRecord) or a step of a data-sharing grant (GrantRecord). */
+export type ProvenanceRecord = AccessRecord | GrantRecord;
+
+/** A decision on a request for data (DESIGN.md §1): who, what, why, the decision, the outcome and when. */
+export interface AccessRecord {
   v: 1;
   kind: 'access';
   /** Unique id of the decision (the plan id for allowed requests). */
@@ -43,6 +46,45 @@ export interface ProvenanceRecord {
     approved: boolean;
     cells: { group: string | null; records: number; unitsCovered: number; resultHash: string | null }[];
   };
+}
+
+/** The steps of a data-sharing grant's life, each logged before it takes effect (docs/grants.md). */
+export const GRANT_EVENTS = [
+  'grant-applied',
+  'grant-approved',
+  'grant-rejected',
+  'grant-revoked',
+  'grant-expired',
+] as const;
+export type GrantEvent = (typeof GRANT_EVENTS)[number];
+
+/**
+ * One step of a grant application or grant. `requester` is who took the step (the system, `via: 'system'`,
+ * for an observed expiry); `scope` is what was applied for or granted.
+ */
+export interface GrantRecord {
+  v: 1;
+  kind: GrantEvent;
+  id: string;
+  at: string;
+  requester: { sub: string; org: string | null; roles: Role[]; via: string };
+  purpose: Purpose;
+  dataset: string;
+  applicationId: string | null;
+  grantId: string | null;
+  /** The department the application or grant is for, and the dataset's owner. */
+  grantee: string;
+  ownerOrg: string;
+  scope: { fields: string[]; extent: string[]; validFrom: string; validUntil: string };
+  /** Applications: the legal basis and contact given. */
+  legalBasis?: string;
+  contact?: string;
+  /** Rejection and revocation: why. */
+  reason: string | null;
+}
+
+export function isAccessRecord(r: ProvenanceRecord): r is AccessRecord {
+  return r.kind === 'access';
 }
 
 /** RFC 8785 canonical JSON. */

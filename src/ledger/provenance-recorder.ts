@@ -5,7 +5,7 @@ import { DomainError } from '../errors/domain.error.js';
 import type { Requester } from '../identity/requester.js';
 import { fastCanonicalJson } from './canonical-json.js';
 import type { ProvenanceLog, Receipt } from './provenance-log.port.js';
-import { sha256Hex, type ProvenanceRecord } from './provenance-record.js';
+import { sha256Hex, type AccessRecord, type GrantRecord, type ProvenanceRecord } from './provenance-record.js';
 
 const log = new Logger('ProvenanceRecorder');
 
@@ -25,8 +25,8 @@ export class ProvenanceRecorder {
     requester: Requester,
     request: AccessRequest,
     outcome: AccessOutcome,
-    result: ProvenanceRecord['outcome'],
-  ): ProvenanceRecord {
+    result: AccessRecord['outcome'],
+  ): AccessRecord {
     return {
       v: 1,
       kind: 'access',
@@ -44,10 +44,40 @@ export class ProvenanceRecorder {
     };
   }
 
+  /**
+   * A step of a grant application or grant (src/grants/grants.service.ts). `actor` null: the gateway itself
+   * (an expiry it observed).
+   */
+  grantRecord(
+    actor: Requester | null,
+    event: Omit<GrantRecord, 'v' | 'id' | 'at' | 'requester'>,
+    at = new Date(),
+  ): GrantRecord {
+    return {
+      v: 1,
+      id: crypto.randomUUID(),
+      at: at.toISOString(),
+      requester: actor
+        ? { sub: actor.sub, org: actor.org, roles: [...actor.roles], via: actor.via }
+        : { sub: 'citygate', org: null, roles: [], via: 'system' },
+      ...event,
+    };
+  }
+
   async append(record: ProvenanceRecord): Promise<Receipt> {
-    let receipt: Receipt;
+    const receipt = await this.appendDurable(record);
+    await this.index(receipt, record);
+    return receipt;
+  }
+
+  /**
+   * The durable append alone, for a caller that makes its change visible (commits) only once the record is
+   * durable, and calls `index` after committing (grants: the index shares the store, whose transaction it
+   * would otherwise wait on).
+   */
+  async appendDurable(record: ProvenanceRecord): Promise<Receipt> {
     try {
-      receipt = await this.provenance.append(record);
+      return await this.provenance.append(record);
     } catch (err) {
       throw new DomainError(
         'UNAVAILABLE',
@@ -55,9 +85,12 @@ export class ProvenanceRecorder {
         err,
       );
     }
+  }
+
+  /** Adds a durable record to the auditors' index; a failure is logged (the index catches up from the log). */
+  async index(receipt: Receipt, record: ProvenanceRecord): Promise<void> {
     await this.afterAppend(receipt.index, record).catch((err: unknown) =>
       log.warn(`audit index: ${(err as Error).message}`),
     );
-    return receipt;
   }
 }

@@ -309,6 +309,59 @@ create table he_ciphertexts (
 `,
   },
   {
+    id: '0007_grant_applications',
+    sql: `
+-- Data-sharing applications (src/grants/, docs/grants.md): a department applies for fields of a dataset for a
+-- purpose, inside an extent, for a period; the owner approves (possibly narrower) or rejects with a reason.
+create table grant_applications (
+  id text primary key,
+  applicant_org text not null references orgs(id),
+  applicant_sub text not null,
+  dataset_id text not null references catalogue_datasets(id),
+  owner_org text not null references orgs(id),
+  fields jsonb not null,
+  purpose text not null,
+  extent jsonb not null,
+  valid_from timestamptz not null,
+  valid_until timestamptz not null,
+  legal_basis text not null,
+  contact text not null,
+  status text not null check (status in ('pending', 'approved', 'rejected')),
+  created_at timestamptz not null default now(),
+  decided_by text,
+  decided_at timestamptz,
+  reason text,
+  grant_id text references grants(id)
+);
+create index grant_applications_applicant_idx on grant_applications (applicant_org, created_at);
+create index grant_applications_owner_idx on grant_applications (owner_org, status, created_at);
+
+-- Grants from applications; who revoked and why; whether the gateway has logged the grant's expiry.
+alter table grants add column application_id text references grant_applications(id);
+alter table grants add column revoked_by text;
+alter table grants add column revoke_reason text;
+alter table grants add column expiry_logged_at timestamptz;
+
+-- Bumped in the transaction of every grant change: each gateway instance compares it with the version it
+-- loaded before a decision (and is told of changes by NOTIFY citygate_grants), so none decides on stale grants.
+create table grants_version (
+  id smallint primary key check (id = 1),
+  version bigint not null
+);
+insert into grants_version (id, version) values (1, 1);
+
+-- The auditors' index learns the grant steps (kind grant-applied, grant-approved, ...): they carry no mode or
+-- tier, and name the application, the granted extent and the reason given.
+alter table audit_index add column kind text not null default 'access';
+alter table audit_index add column application_id text;
+alter table audit_index add column extent jsonb;
+alter table audit_index add column reason text;
+alter table audit_index alter column mode drop not null;
+alter table audit_index alter column tier drop not null;
+create index audit_index_kind_idx on audit_index (kind, at);
+`,
+  },
+  {
     id: '0009_he_key_bundle_parts',
     sql: `
 -- A public key bundle arrives in parts (its Galois keys alone exceed the request body limit). Parts are kept

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { PGlite, types } from '@electric-sql/pglite';
-import type { Db, Queryable } from './db.port.js';
+import { channelName, type Db, type Queryable } from './db.port.js';
 
 const parsers = {
   [types.INT8]: (v: string) => Number(v),
@@ -35,6 +35,10 @@ export class PgliteDb implements Db {
           (await tx.query<R>(sql, params as unknown[])).rows,
       }),
     );
+  }
+
+  async listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
+    return this.pg.listen(channelName(channel), onNotify);
   }
 
   async close(): Promise<void> {

@@ -132,7 +132,7 @@ describe('the auditors’ trail and the verifiable log', () => {
     const lines = csv.trim().split('\r\n');
     assert.equal(
       lines[0],
-      'index,at,sub,org,roles,purpose,dataset,mode,fields,tier,released,refusal,grant_id,rows,within',
+      'index,at,sub,org,roles,purpose,dataset,mode,fields,tier,released,refusal,grant_id,rows,within,kind,application_id,reason',
     );
     assert.ok(lines.length >= 3);
     assert.ok(csv.includes(`"'=HYPERLINK(""x"")"`), 'a leading = is prefixed and the cell quoted');
@@ -164,7 +164,8 @@ describe('the auditors’ trail and the verifiable log', () => {
     const pem = ((await t.gql('{ logPublicKey { pem } }')).body.data!.logPublicKey as { pem: string }).pem;
     assert.deepEqual(verifyBundle(bundle, pem), { ok: true });
     const tampered = structuredClone(bundle);
-    tampered.record.outcome.rows += 1;
+    assert.equal(tampered.record.kind, 'access');
+    if (tampered.record.kind === 'access') tampered.record.outcome.rows += 1;
     assert.equal(verifyBundle(tampered, pem).ok, false);
     // Someone else's receipt bundle is not theirs to read.
     const other = await t.token('planning-bureau', ['analyst']);

@@ -255,8 +255,9 @@ describe('encrypted columns: owner upload, encrypted aggregate, key holder', () 
     const r = await tg.gql(AGG, { kind: 'count', groupBy: 'district' }, { token: ownerToken });
     const agg = r.body.data?.encryptedAggregate as Agg;
     const entry = await tg.gw.log.get(agg.receiptIndex);
-    assert.equal(entry?.record.mode, 'encrypted');
-    assert.equal(entry?.record.encrypted?.computationId, agg.computationId);
+    const logged = entry?.record.kind === 'access' ? entry.record : undefined;
+    assert.equal(logged?.mode, 'encrypted');
+    assert.equal(logged?.encrypted?.computationId, agg.computationId);
     const anon = await tg.gql(AGG, { kind: 'sum', groupBy: 'district' });
     assert.equal(errorCode(anon), 'FORBIDDEN');
     const receipt = anon.body.extensions?.receipts?.[0];

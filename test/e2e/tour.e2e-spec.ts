@@ -1,3 +1,4 @@
+import type { AccessRecord } from '../../src/ledger/provenance-record.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { errorCode, startTestGateway, type TestGateway } from '../support/test-gateway.js';
@@ -42,8 +43,10 @@ describe('the README tour, role by role', () => {
     assert.equal(receipt.released, false);
     const logged = await t.gw.log.get(receipt.index);
     assert.equal(logged?.leafHash, receipt.leafHash);
-    assert.equal(logged?.record.outcome.released, false);
-    assert.equal(logged?.record.decision.tier, 'public');
+    const rec = logged?.record;
+    assert.ok(rec?.kind === 'access');
+    assert.equal(rec.outcome.released, false);
+    assert.equal(rec.decision.tier, 'public');
   });
 
   it('public: community counts of residents with cells under 10 suppressed, margins protected', async () => {
@@ -214,7 +217,7 @@ describe('the README tour, role by role', () => {
     assert.equal((r.body.data!.records as { receiptIndex: number }).receiptIndex, receipt.index);
     const logged = await t.gw.log.get(receipt.index);
     assert.equal(logged?.leafHash, receipt.leafHash);
-    assert.equal(logged?.record.outcome.rows, 3);
+    assert.equal((logged?.record as AccessRecord).outcome.rows, 3);
   });
 
   it('catalogue: every dataset is listed with what the caller may ask; closed ones metadata only', async () => {

@@ -1,10 +1,10 @@
 /** Test and bench helper: realistic provenance records, deterministic in their number. */
-import type { ProvenanceRecord } from '../../src/ledger/provenance-record.js';
+import type { AccessRecord } from '../../src/ledger/provenance-record.js';
 
 export const FIXTURE_DATASETS = ['building-occupancy', 'water-mains', 'street-noise'] as const;
 export const FIXTURE_ORGS = ['planning-bureau', 'water-authority', null] as const;
 
-export function sampleRecord(i: number, tag = 'fixture'): ProvenanceRecord {
+export function sampleRecord(i: number, tag = 'fixture'): AccessRecord {
   const dataset = FIXTURE_DATASETS[i % FIXTURE_DATASETS.length]!;
   const org = FIXTURE_ORGS[Math.floor(i / 3) % FIXTURE_ORGS.length]!;
   const released = i % 7 !== 0;

@@ -12,7 +12,7 @@ import { DomainError } from '../../src/errors/domain.error.js';
 import type { LogStorage } from '../../src/ledger/log-storage.port.js';
 import { verifyConsistency, verifyInclusion } from '../../src/ledger/merkle/proofs.js';
 import type { Receipt, VerifiableProvenanceLog } from '../../src/ledger/provenance-log.port.js';
-import { canonicalJson, leafHash, type ProvenanceRecord } from '../../src/ledger/provenance-record.js';
+import { canonicalJson, leafHash, type AccessRecord } from '../../src/ledger/provenance-record.js';
 import type { SignedTreeHead } from '../../src/ledger/signed-tree-head.js';
 import { auditStorage, verifyBundle, verifyCheckpoint, verifyTreeHead } from '../../src/ledger/verifier.js';
 import { sampleRecord } from './provenance-fixtures.js';
@@ -102,7 +102,7 @@ export function describeProvenanceLogConformance(
   describe(`ProvenanceLog conformance: ${name}`, () => {
     let subject: LogUnderTest;
     let log: VerifiableProvenanceLog;
-    const records: ProvenanceRecord[] = [];
+    const records: AccessRecord[] = [];
     const receipts: Receipt[] = [];
     let ref: ReferenceTree;
     const rand = rng(9162);

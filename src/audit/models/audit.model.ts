@@ -2,6 +2,11 @@ import { Field, ID, InputType, Int, ObjectType } from '@nestjs/graphql';
 
 @InputType({ description: 'Filters of the trail; all optional.' })
 export class TrailFilterInput {
+  @Field(() => String, {
+    nullable: true,
+    description: 'access, grant-applied, grant-approved, grant-rejected, grant-revoked or grant-expired',
+  })
+  kind?: string | null;
   @Field(() => String, { nullable: true }) sub?: string | null;
   @Field(() => String, { nullable: true }) org?: string | null;
   @Field(() => ID, { nullable: true }) dataset?: string | null;
@@ -13,24 +18,37 @@ export class TrailFilterInput {
   @Field(() => Date, { nullable: true }) to?: Date | null;
 }
 
-@ObjectType('TrailEntry', { description: 'One provenance record: metadata of a decision, never data values.' })
+@ObjectType('TrailEntry', {
+  description: 'One provenance record: metadata of a decision or of a grant step, never data values.',
+})
 export class TrailEntryModel {
   @Field(() => Int) index!: number;
+  @Field(() => String, {
+    description:
+      'access (a request for data) or a grant step: grant-applied, grant-approved, grant-rejected, grant-revoked, grant-expired',
+  })
+  kind!: string;
   @Field(() => Date) at!: Date;
   @Field(() => String) sub!: string;
   @Field(() => String, { nullable: true }) org!: string | null;
   @Field(() => [String]) roles!: string[];
   @Field(() => String, { nullable: true }) purpose!: string | null;
   @Field(() => String) dataset!: string;
-  @Field(() => String) mode!: string;
-  @Field(() => [String]) fields!: string[];
-  @Field(() => String) tier!: string;
+  @Field(() => String, { nullable: true, description: 'null for grant steps' }) mode!: string | null;
+  @Field(() => [String], { description: 'requested fields; for grant steps, the fields applied for or granted' })
+  fields!: string[];
+  @Field(() => String, { nullable: true, description: 'null for grant steps' }) tier!: string | null;
   @Field(() => Boolean) released!: boolean;
   @Field(() => String, { nullable: true }) refusal!: string | null;
   @Field(() => String, { nullable: true }) grantId!: string | null;
   @Field(() => Int) rows!: number;
   @Field(() => String, { nullable: true }) within!: string | null;
   @Field(() => [String]) reasons!: string[];
+  @Field(() => String, { nullable: true, description: 'grant steps: the application' }) applicationId!: string | null;
+  @Field(() => [String], { nullable: true, description: 'grant steps: the extent applied for or granted' })
+  extent!: string[] | null;
+  @Field(() => String, { nullable: true, description: 'grant steps: why it was rejected or revoked' }) reason!:
+    string | null;
 }
 
 @ObjectType('AccessReportLine', { description: 'Requests to one dataset by organisation, purpose and outcome.' })
