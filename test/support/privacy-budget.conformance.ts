@@ -4,52 +4,10 @@
  * (test/integration/dp-budget.int-spec.ts).
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { it } from 'node:test';
 import type { Db } from '../../src/store/db.port.js';
-import {
-  PrivacyBudgetRepository,
-  type DpAnswerRequest,
-  type DpOutcome,
-} from '../../src/jobs/dp/privacy-budget.repository.js';
-
-export const EPS = 100_000; // ε = 0.1 per answer
-export const TOTAL = 10 * EPS; // room for exactly ten answers
-
-export const keyOf = (s: string) => createHash('sha256').update(s).digest('hex');
-
-let seq = 0;
-/** A fresh (org, dataset) pair per test, so tests share one database without sharing a budget. */
-export const freshScope = (tag: string) => ({
-  org: `org-${tag}-${process.pid}-${++seq}`,
-  datasetId: 'residents-per-room',
-});
-
-export function request(
-  scope: { org: string; datasetId: string },
-  key: string,
-  over: Partial<DpAnswerRequest> = {},
-): DpAnswerRequest {
-  return {
-    ...scope,
-    queryKey: keyOf(key),
-    mechanism: 'laplace',
-    epsilonMicro: EPS,
-    budgetMicro: TOTAL,
-    // The true answer: a real query through the transaction, plus a pause so that calls overlap.
-    compute: async (tx) => {
-      const [row] = await tx.query<{ n: number }>(`select 40 + length($1::text) as n, pg_sleep(0.002)`, [key]);
-      return {
-        sensitivity: 1,
-        cells: [
-          { key: 'district:a', label: 'A', value: Number(row!.n) },
-          { key: 'district:b', label: 'B', value: 7 },
-        ],
-      };
-    },
-    ...over,
-  };
-}
+import { PrivacyBudgetRepository, type DpOutcome } from '../../src/jobs/dp/privacy-budget.repository.js';
+import { EPS, freshScope, request, TOTAL } from './dp-fixtures.js';
 
 const count = (outs: DpOutcome[], status: DpOutcome['status']) => outs.filter((o) => o.status === status).length;
 
