@@ -17,6 +17,8 @@ import { ProvenanceRecorder } from './ledger/provenance-recorder.js';
 import { VerifiableLog } from './ledger/verifiable-log.js';
 import { DataService } from './query/data.service.js';
 import { EncryptedColumnsService } from './encrypted/encrypted-columns.service.js';
+import { PrivacyBudgetRepository } from './jobs/dp/privacy-budget.repository.js';
+import { PrivateAggregateService } from './jobs/dp/private-aggregate.service.js';
 import { Masker } from './query/masking.js';
 import { QueryEngine } from './query/query-engine.js';
 import { isDemoSeeded, seedDemoCity } from './spatial/demo-city.seeder.js';
@@ -38,6 +40,8 @@ export interface Gateway {
   queryEngine: QueryEngine;
   data: DataService;
   encrypted: EncryptedColumnsService;
+  /** Differentially private aggregates against each organisation's durable privacy budget. */
+  privateAggregates: PrivateAggregateService;
   identity: IdentityService;
   close(): Promise<void>;
 }
@@ -88,6 +92,7 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
   const recorder = new ProvenanceRecorder(provenance, (index, record) => auditIndex.add(index, record));
   const data = new DataService(access, queryEngine, recorder);
   const encrypted = new EncryptedColumnsService(db, catalogue, access, recorder);
+  const privateAggregates = new PrivateAggregateService(access, queryEngine, recorder, new PrivacyBudgetRepository(db));
   const identity = await IdentityService.create(config, db);
   return {
     config,
@@ -102,6 +107,7 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
     queryEngine,
     data,
     encrypted,
+    privateAggregates,
     identity,
     close: async () => {
       await encrypted.close();

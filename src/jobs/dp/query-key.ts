@@ -35,6 +35,8 @@ export interface DpQuery {
     conditions?: DpCondition[];
     polygon?: PolygonCoordinates;
   };
+  /** The row filter the access decision imposed (a grant's extent), if any: it changes the answer. */
+  extent?: string[] | null;
 }
 
 /** The normalised conditions on one field (all ANDed). When `in` is present it absorbs every other form. */
@@ -59,6 +61,7 @@ export interface CanonicalDpQuery {
   conditions: CanonicalFieldCondition[];
   /** Rings of integer coordinates in units of 1e-7 degree, open, outer ring counter-clockwise. */
   polygon: [number, number][][] | null;
+  extent: string[] | null;
 }
 
 const MAX_CONDITIONS = 50;
@@ -88,6 +91,7 @@ export function canonicalDpQuery(q: DpQuery): CanonicalDpQuery {
     unitIds,
     conditions: canonicalConditions(q.filter?.conditions ?? []),
     polygon: q.filter?.polygon ? canonicalPolygon(q.filter.polygon) : null,
+    extent: q.extent ? [...new Set(q.extent)].sort(compareValues) : null,
   };
 }
 
