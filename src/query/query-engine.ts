@@ -19,7 +19,8 @@ const LEVEL_ORDER = ['district', 'subdistrict', 'community', 'building'];
 /** Maximum cells an aggregate may return (zero cells included). */
 export const MAX_AGGREGATE_CELLS = 10_000;
 
-class Sql {
+/** Accumulates WHERE clauses and their positional parameters. */
+export class Sql {
   readonly where: string[] = [];
   readonly params: unknown[] = [];
   p(value: unknown): string {
@@ -337,7 +338,7 @@ function filterSql(def: FieldDef, f: FieldFilter, sql: Sql): string {
  * Point-in-polygon for the grain's point, by the even-odd rule over every ring's edges (holes included),
  * after a bounding-box test that the indexes can serve. Pure SQL: no PostGIS needed.
  */
-function polygonSql(polygon: number[][][], sql: Sql): void {
+export function polygonSql(polygon: number[][][], sql: Sql): void {
   const x1: number[] = [];
   const y1: number[] = [];
   const x2: number[] = [];
