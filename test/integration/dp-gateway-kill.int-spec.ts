@@ -57,8 +57,8 @@ async function startGateway(env: Record<string, string>): Promise<ChildProcess> 
         resolve();
       }
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     child.on('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`gateway exited (${code}): ${out.slice(-2000)}`));
