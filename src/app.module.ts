@@ -19,6 +19,7 @@ import { PROVENANCE_LOG } from './ledger/provenance-log.port.js';
 import { DataService } from './query/data.service.js';
 import { EncryptedColumnsService } from './encrypted/encrypted-columns.service.js';
 import { GrantsService } from './grants/grants.service.js';
+import { PrivateAggregateService } from './jobs/dp/private-aggregate.service.js';
 import { DB } from './store/db.port.js';
 import { RESOLVERS } from './graphql/schema.js';
 
@@ -64,6 +65,7 @@ export class AppModule {
         { provide: DataService, useValue: gw.data },
         { provide: EncryptedColumnsService, useValue: gw.encrypted },
         { provide: GrantsService, useValue: gw.grantsService },
+        { provide: PrivateAggregateService, useValue: gw.privateAggregates },
         { provide: PROVENANCE_LOG, useValue: gw.log },
         { provide: AuditService, useValue: gw.audit },
         // The same list the schema is generated from (schema.gql).

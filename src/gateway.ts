@@ -18,6 +18,8 @@ import { ProvenanceRecorder } from './ledger/provenance-recorder.js';
 import { VerifiableLog } from './ledger/verifiable-log.js';
 import { DataService } from './query/data.service.js';
 import { EncryptedColumnsService } from './encrypted/encrypted-columns.service.js';
+import { PrivacyBudgetRepository } from './jobs/dp/privacy-budget.repository.js';
+import { PrivateAggregateService } from './jobs/dp/private-aggregate.service.js';
 import { Masker } from './query/masking.js';
 import { QueryEngine } from './query/query-engine.js';
 import { isDemoSeeded, seedDemoCity } from './spatial/demo-city.seeder.js';
@@ -41,6 +43,8 @@ export interface Gateway {
   queryEngine: QueryEngine;
   data: DataService;
   encrypted: EncryptedColumnsService;
+  /** Differentially private aggregates against each organisation's durable privacy budget. */
+  privateAggregates: PrivateAggregateService;
   identity: IdentityService;
   close(): Promise<void>;
 }
@@ -95,6 +99,7 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
   // Other instances' grant changes reach this one by notification (and by the version check per decision).
   await grants.watch();
   await grantsService.start();
+  const privateAggregates = new PrivateAggregateService(access, queryEngine, recorder, new PrivacyBudgetRepository(db));
   const identity = await IdentityService.create(config, db);
   return {
     config,
@@ -110,6 +115,7 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
     queryEngine,
     data,
     encrypted,
+    privateAggregates,
     identity,
     close: async () => {
       grantsService.stop();

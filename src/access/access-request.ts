@@ -28,6 +28,8 @@ export interface Measure {
   fn: AggFunc;
   /** Absent for count. */
   field: string | null;
+  /** Sum only: clamp each value to these integer bounds first (DP sums: the bounds fix the sensitivity). */
+  clamp?: { lower: number; upper: number };
 }
 
 export interface BBox {
@@ -53,6 +55,8 @@ export interface AccessRequest {
   /** A hierarchy unit id (district:..., subdistrict:..., community:..., building:...). */
   within: string | null;
   bbox: BBox | null;
+  /** GeoJSON Polygon coordinates (outer ring, then holes): only grains whose point lies inside. */
+  polygon?: number[][][] | null;
   /** Raw mode paging. */
   first: number;
   offset: number;

@@ -21,6 +21,8 @@ export const DATA_BEARING_TYPES = [
   'AggregateResult',
   'EncryptedAggregate',
   'EncryptedCell',
+  'PrivateAggregate',
+  'PrivateCell',
 ];
 
 /** Root fields that return metadata only, and why that is safe. */

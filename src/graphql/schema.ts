@@ -9,6 +9,7 @@ import { RecordsResolver } from '../query/records.resolver.js';
 import { UnitsResolver } from '../spatial/units.resolver.js';
 import { EncryptedResolver } from '../encrypted/encrypted.resolver.js';
 import { GrantsResolver } from '../grants/grants.resolver.js';
+import { PrivateAggregateResolver } from '../jobs/dp/private-aggregate.resolver.js';
 
 export const RESOLVERS = [
   MeResolver,
@@ -19,6 +20,7 @@ export const RESOLVERS = [
   LedgerResolver,
   EncryptedResolver,
   GrantsResolver,
+  PrivateAggregateResolver,
 ];
 
 /** The schema SDL, generated from the code-first resolvers without starting the gateway (schema.gql). */

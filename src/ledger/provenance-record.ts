@@ -46,6 +46,19 @@ export interface AccessRecord {
     approved: boolean;
     cells: { group: string | null; records: number; unitsCovered: number; resultHash: string | null }[];
   };
+  /**
+   * Differentially private aggregates only (src/jobs/dp/): the canonical query key, the mechanism, what this
+   * release charged (0 when answered from the stored answer), and the budget after it.
+   */
+  dp?: {
+    queryKey: string;
+    mechanism: 'laplace' | 'gaussian';
+    epsilonMicro: number;
+    chargedMicro: number;
+    cached: boolean;
+    spentMicro: number;
+    totalMicro: number;
+  };
 }
 
 /** The steps of a data-sharing grant's life, each logged before it takes effect (docs/grants.md). */

@@ -3,9 +3,9 @@ import { isIssuedPlan, type AccessPlan } from '../access/access.service.js';
 import type { FieldFilter, GroupBy, Measure } from '../access/access-request.js';
 import type { FieldDef } from '../catalogue/catalogue.types.js';
 import { badInput, DomainError, limitExceeded } from '../errors/domain.error.js';
-import { ident, type Db } from '../store/db.port.js';
+import { ident, type Db, type Queryable } from '../store/db.port.js';
 import type { Masker, Scalar } from './masking.js';
-import type { AggregateCell, AggregateResult, OutRecord, RecordsResult } from './query.types.js';
+import type { AggregateCell, AggregateResult, OutRecord, RecordsResult, UnsuppressedCell } from './query.types.js';
 import { suppressSmallCells } from './suppression.js';
 
 const UNIT_COLUMN: Record<string, string> = {
@@ -19,7 +19,8 @@ const LEVEL_ORDER = ['district', 'subdistrict', 'community', 'building'];
 /** Maximum cells an aggregate may return (zero cells included). */
 export const MAX_AGGREGATE_CELLS = 10_000;
 
-class Sql {
+/** Accumulates WHERE clauses and their positional parameters. */
+export class Sql {
   readonly where: string[] = [];
   readonly params: unknown[] = [];
   p(value: unknown): string {
@@ -87,36 +88,11 @@ export class QueryEngine {
 
   async aggregate(plan: AccessPlan, deadline: number): Promise<AggregateResult> {
     assertPlan(plan);
-    const { dataset, request: r, decision } = plan;
-    const groupBy = r.groupBy;
-    if (!groupBy) throw badInput('An aggregate needs a groupBy.');
-    const sql = new Sql();
-    this.scope(plan, sql);
-    const key = groupKey(groupBy);
-    const measures = r.measures.map((m, i) => `${aggSql(m)} as m${i}`);
-    const from = `from ${ident(dataset.tableName)} r join grains g on g.id = r.grain_id ${sql.where.length ? 'where ' + sql.where.join(' and ') : ''}`;
-    const select = `count(*)::int as n${measures.length ? ', ' + measures.join(', ') : ''}`;
+    const { request: r, decision } = plan;
+    const groupBy = r.groupBy!;
+    const { byKey, labels, totalSql } = await this.groupedCells(plan, deadline, this.db);
+    const totals = await this.db.query<Record<string, unknown>>(totalSql.text, totalSql.params);
     checkDeadline(deadline);
-    const grouped = await this.db.query<Record<string, unknown>>(
-      `select ${key} as k, ${select} ${from} group by k order by k limit ${MAX_AGGREGATE_CELLS + 1}`,
-      sql.params,
-    );
-    if (grouped.length > MAX_AGGREGATE_CELLS)
-      throw limitExceeded(`An aggregate may return at most ${MAX_AGGREGATE_CELLS} cells; narrow it.`);
-    const totals = await this.db.query<Record<string, unknown>>(`select ${select} ${from}`, sql.params);
-    checkDeadline(deadline);
-
-    const byKey = new Map(grouped.map((g) => [String(g.k), g]));
-    const labels = new Map<string, string>();
-    if (groupBy.kind === 'level') {
-      // Zeros count: list every unit of the level inside the scope, so empty cells appear (and are suppressed).
-      for (const u of await this.unitsInScope(plan, groupBy.level)) {
-        labels.set(u.id, u.name);
-        if (!byKey.has(u.id)) byKey.set(u.id, { k: u.id, n: 0 });
-      }
-      if (byKey.size > MAX_AGGREGATE_CELLS)
-        throw limitExceeded(`An aggregate may return at most ${MAX_AGGREGATE_CELLS} cells; narrow it.`);
-    }
     const keys = [...byKey.keys()].sort();
     const cellsIn = keys.map((k) => ({ key: k, n: Number(byKey.get(k)?.n ?? 0) }));
     const totalRow = totals[0] ?? { n: 0 };
@@ -142,6 +118,61 @@ export class QueryEngine {
     };
   }
 
+  /**
+   * The true cells of an aggregate, zeros included, with no small-cell suppression. Only for callers that
+   * protect the values otherwise before anything leaves (differential privacy, src/jobs/dp/): never return
+   * them as they are. `via` lets the caller read inside its own transaction.
+   */
+  async unsuppressedCells(plan: AccessPlan, deadline: number, via: Queryable): Promise<UnsuppressedCell[]> {
+    assertPlan(plan);
+    const { byKey, labels } = await this.groupedCells(plan, deadline, via);
+    return [...byKey.keys()].sort().map((k) => {
+      const row = byKey.get(k);
+      return {
+        key: k,
+        label: labels.get(k) ?? null,
+        count: Number(row?.n ?? 0),
+        values: plan.request.measures.map((_, i) => {
+          const v = row?.[`m${i}`];
+          return v === undefined || v === null ? null : Number(v);
+        }),
+      };
+    });
+  }
+
+  /** Grouped rows by cell key (every unit of a level in scope listed, zeros included), and the totals query. */
+  private async groupedCells(plan: AccessPlan, deadline: number, via: Queryable) {
+    const { dataset, request: r } = plan;
+    const groupBy = r.groupBy;
+    if (!groupBy) throw badInput('An aggregate needs a groupBy.');
+    const sql = new Sql();
+    this.scope(plan, sql);
+    const key = groupKey(groupBy);
+    const measures = r.measures.map((m, i) => `${aggSql(m)} as m${i}`);
+    const from = `from ${ident(dataset.tableName)} r join grains g on g.id = r.grain_id ${sql.where.length ? 'where ' + sql.where.join(' and ') : ''}`;
+    const select = `count(*)::int as n${measures.length ? ', ' + measures.join(', ') : ''}`;
+    checkDeadline(deadline);
+    const grouped = await via.query<Record<string, unknown>>(
+      `select ${key} as k, ${select} ${from} group by k order by k limit ${MAX_AGGREGATE_CELLS + 1}`,
+      sql.params,
+    );
+    if (grouped.length > MAX_AGGREGATE_CELLS)
+      throw limitExceeded(`An aggregate may return at most ${MAX_AGGREGATE_CELLS} cells; narrow it.`);
+    const byKey = new Map<string, Record<string, unknown>>(grouped.map((g) => [String(g.k), g]));
+    const labels = new Map<string, string>();
+    if (groupBy.kind === 'level') {
+      // Zeros count: list every unit of the level inside the scope, so empty cells appear (and are suppressed).
+      for (const u of await this.unitsInScope(plan, groupBy.level, via)) {
+        labels.set(u.id, u.name);
+        if (!byKey.has(u.id)) byKey.set(u.id, { k: u.id, n: 0 });
+      }
+      if (byKey.size > MAX_AGGREGATE_CELLS)
+        throw limitExceeded(`An aggregate may return at most ${MAX_AGGREGATE_CELLS} cells; narrow it.`);
+    }
+    checkDeadline(deadline);
+    return { byKey, labels, totalSql: { text: `select ${select} ${from}`, params: sql.params } };
+  }
+
   /** The WHERE clauses every query of the plan carries: row filter (grant extent), within, bbox, filters. */
   private scope(plan: AccessPlan, sql: Sql): void {
     const { request: r, decision, dataset } = plan;
@@ -158,13 +189,14 @@ export class QueryEngine {
         `g.lon between ${sql.p(b.minLon)} and ${sql.p(b.maxLon)} and g.lat between ${sql.p(b.minLat)} and ${sql.p(b.maxLat)}`,
       );
     }
+    if (r.polygon) polygonSql(r.polygon, sql);
     for (const f of r.filters) {
       const def = dataset.fields.find((d) => d.name === f.field) as FieldDef;
       sql.where.push(filterSql(def, f, sql));
     }
   }
 
-  private async unitsInScope(plan: AccessPlan, level: string): Promise<{ id: string; name: string }[]> {
+  private async unitsInScope(plan: AccessPlan, level: string, via: Queryable): Promise<{ id: string; name: string }[]> {
     const { request: r, decision } = plan;
     const sql = new Sql();
     sql.where.push(`u.level = ${sql.p(level)}`);
@@ -185,7 +217,7 @@ export class QueryEngine {
       );
     }
     if (r.bbox !== null) return []; // with a bbox only observed cells are listed
-    return this.db.query<{ id: string; name: string }>(
+    return via.query<{ id: string; name: string }>(
       `select u.id, coalesce(u.name_zh, u.name) as name from units u where ${sql.where.join(' and ')} order by u.id limit ${MAX_AGGREGATE_CELLS + 1}`,
       sql.params,
     );
@@ -237,7 +269,14 @@ function groupByName(g: GroupBy): string {
 function aggSql(m: Measure): string {
   if (m.fn === 'count') return m.field === null ? 'count(*)::int' : `count(r.${ident(m.field)})::int`;
   if (m.field === null) throw badInput(`${m.fn} needs a field.`);
-  const col = `r.${ident(m.field)}`;
+  let col = `r.${ident(m.field)}`;
+  if (m.clamp) {
+    const { lower, upper } = m.clamp;
+    // Integers checked here, so inlining them is safe.
+    if (m.fn !== 'sum' || !Number.isSafeInteger(lower) || !Number.isSafeInteger(upper) || lower > upper)
+      throw badInput('Clamping applies to sums, with integer bounds lower ≤ upper.');
+    col = `least(greatest(${col}, ${lower}), ${upper})`;
+  }
   switch (m.fn) {
     case 'sum':
       return `sum(${col})::float8`;
@@ -293,6 +332,47 @@ function filterSql(def: FieldDef, f: FieldFilter, sql: Sql): string {
       return `left(${col}, ${sql.p(v.length)}) = ${sql.p(v)}`;
     }
   }
+}
+
+/**
+ * Point-in-polygon for the grain's point, by the even-odd rule over every ring's edges (holes included),
+ * after a bounding-box test that the indexes can serve. Pure SQL: no PostGIS needed.
+ */
+export function polygonSql(polygon: number[][][], sql: Sql): void {
+  const x1: number[] = [];
+  const y1: number[] = [];
+  const x2: number[] = [];
+  const y2: number[] = [];
+  let vertices = 0;
+  for (const ring of polygon) {
+    const pts = ring.map((p) => {
+      const [lon, lat] = p;
+      if (typeof lon !== 'number' || typeof lat !== 'number' || !Number.isFinite(lon) || !Number.isFinite(lat))
+        throw badInput('Polygon vertices must be [lon, lat] numbers.');
+      return [lon, lat] as const;
+    });
+    vertices += pts.length;
+    if (pts.length < 3 || vertices > 10_000) throw badInput('A polygon ring needs 3 to 10,000 vertices.');
+    for (let i = 0; i < pts.length; i++) {
+      const a = pts[i]!;
+      const b = pts[(i + 1) % pts.length]!;
+      x1.push(a[0]);
+      y1.push(a[1]);
+      x2.push(b[0]);
+      y2.push(b[1]);
+    }
+  }
+  const outer = polygon[0]!;
+  const lons = outer.map((p) => p[0]!);
+  const lats = outer.map((p) => p[1]!);
+  sql.where.push(
+    `g.lon between ${sql.p(Math.min(...lons))} and ${sql.p(Math.max(...lons))} and g.lat between ${sql.p(Math.min(...lats))} and ${sql.p(Math.max(...lats))}`,
+  );
+  sql.where.push(
+    `(select count(*) from unnest(${sql.p(x1)}::float8[], ${sql.p(y1)}::float8[], ${sql.p(x2)}::float8[], ${sql.p(y2)}::float8[]) as e(x1, y1, x2, y2)
+      where (e.y1 > g.lat) <> (e.y2 > g.lat)
+        and g.lon < (e.x2 - e.x1) * (g.lat - e.y1) / nullif(e.y2 - e.y1, 0) + e.x1) % 2 = 1`,
+  );
 }
 
 function toScalar(v: unknown): Scalar {

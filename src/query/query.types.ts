@@ -49,3 +49,13 @@ export interface AggregateResult {
   primarySuppressed: number;
   secondarySuppressed: number;
 }
+
+/** A true aggregate cell before any suppression (QueryEngine.unsuppressedCells): for DP noising only. */
+export interface UnsuppressedCell {
+  key: string;
+  label: string | null;
+  /** Records in the cell. */
+  count: number;
+  /** One value per measure of the request, in order. */
+  values: (number | null)[];
+}

@@ -57,14 +57,15 @@ export function aggregateRequest(args: AggregateArgs, headerPurpose: string | nu
 function scope(args: RecordsArgs | AggregateArgs, headerPurpose: string | null) {
   return {
     datasetId: args.dataset,
-    purpose: purpose(args.purpose ?? null, headerPurpose),
-    filters: (args.filter ?? []).slice(0, MAX_LIST + 1).map(filter),
+    purpose: purposeOf(args.purpose ?? null, headerPurpose),
+    filters: (args.filter ?? []).slice(0, MAX_LIST + 1).map(toFieldFilter),
     within: args.within ?? null,
     bbox: args.bbox ? bbox(args.bbox) : null,
   };
 }
 
-function purpose(arg: Purpose | null, header: string | null): Purpose | null {
+/** The purpose of a request: the argument or the X-Purpose header, which must agree. */
+export function purposeOf(arg: Purpose | null, header: string | null): Purpose | null {
   if (arg && header && arg !== header) throw badInput('The purpose argument and the X-Purpose header disagree.');
   const p = arg ?? header;
   if (p === null) return null;
@@ -73,7 +74,8 @@ function purpose(arg: Purpose | null, header: string | null): Purpose | null {
   return p as Purpose;
 }
 
-function filter(f: FieldFilterInput): FieldFilter {
+/** A GraphQL filter input as a FieldFilter; refuses a malformed one. */
+export function toFieldFilter(f: FieldFilterInput): FieldFilter {
   if (f.op === FilterOpEnum.in) {
     if (!f.values || f.values.some((v) => v === null || typeof v === 'boolean'))
       throw badInput('"in" needs `values`: strings or numbers.');

@@ -309,6 +309,41 @@ create table he_ciphertexts (
 `,
   },
   {
+    id: '0006_dp_budget',
+    sql: `
+-- Differential privacy (docs/differential-privacy.md): a privacy budget per organisation and dataset, in
+-- integer micro-epsilon, and every noisy answer released against it. src/jobs/dp/privacy-budget.repository.ts
+-- charges and stores in one transaction under the budget row's lock, so spent_micro always equals the sum of
+-- the stored answers' charges and never exceeds total_micro.
+create table dp_budgets (
+  org_id text not null,
+  dataset_id text not null,
+  total_micro bigint not null check (total_micro >= 0),
+  spent_micro bigint not null default 0 check (spent_micro >= 0),
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  primary key (org_id, dataset_id),
+  check (spent_micro <= total_micro)
+);
+
+-- One noisy answer per (organisation, dataset, canonical query key); its noise was drawn once, and a repeated
+-- query gets this answer back. Never changed or removed: a second draw would let a caller average noise away.
+create table dp_answers (
+  org_id text not null,
+  dataset_id text not null,
+  query_key text not null check (query_key ~ '^[0-9a-f]{64}$'),
+  mechanism text not null check (mechanism in ('laplace', 'gaussian')),
+  epsilon_micro bigint not null check (epsilon_micro > 0),
+  answer jsonb not null,
+  answered_at timestamptz not null default now(),
+  primary key (org_id, dataset_id, query_key),
+  foreign key (org_id, dataset_id) references dp_budgets (org_id, dataset_id)
+);
+create trigger dp_answers_append_only before update or delete on dp_answers
+  for each row execute function log_append_only();
+`,
+  },
+  {
     id: '0007_grant_applications',
     sql: `
 -- Data-sharing applications (src/grants/, docs/grants.md): a department applies for fields of a dataset for a

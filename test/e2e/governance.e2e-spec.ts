@@ -86,6 +86,11 @@ describe('one enforcement point', () => {
         '{ encryptedAggregate(dataset: "building-energy", column: "electricity_kwh", kind: "sum") { computationId } }';
       calls.encryptedAggregate = encrypted;
       refused.encryptedAggregate = encrypted;
+      // DP aggregates: the public may count by district (charged to the public budget), not by building.
+      calls.privateAggregate =
+        '{ privateAggregate(datasetId: "residents-per-room", measure: COUNT, groupBy: district) { cells { value } } }';
+      refused.privateAggregate =
+        '{ privateAggregate(datasetId: "residents-per-room", measure: COUNT, groupBy: building) { cells { value } } }';
       const asOwner = { token: await t.token('housing-construction', ['owner']) };
       assert.deepEqual(Object.keys(calls).sort(), [...GOVERNED_FIELDS].sort());
       for (const name of GOVERNED_FIELDS) {
