@@ -16,6 +16,12 @@ import { openLogStorage } from './ledger/verifiable-log.factory.js';
 import { ProvenanceRecorder } from './ledger/provenance-recorder.js';
 import { VerifiableLog } from './ledger/verifiable-log.js';
 import { DataService } from './query/data.service.js';
+import { ConsumersService } from './consumers/consumers.service.js';
+import { RateLimiter, rateSubject, type RateSubject } from './consumers/rate-limiter.js';
+import { DownloadsService } from './downloads/downloads.service.js';
+import { GatewayMetrics } from './ops/metrics.js';
+import { Readiness } from './ops/readiness.js';
+import type { Requester } from './identity/requester.js';
 import { EncryptedColumnsService } from './encrypted/encrypted-columns.service.js';
 import { Masker } from './query/masking.js';
 import { QueryEngine } from './query/query-engine.js';
@@ -39,6 +45,14 @@ export interface Gateway {
   data: DataService;
   encrypted: EncryptedColumnsService;
   identity: IdentityService;
+  limiter: RateLimiter;
+  consumers: ConsumersService;
+  downloads: DownloadsService;
+  metrics: GatewayMetrics;
+  readiness: Readiness;
+  /** Whom a request is counted against for rate limits. */
+  rateSubject(requester: Requester, clientAddress: string): Promise<RateSubject>;
+  /** Flushes and closes the provenance log, then the store (when this gateway opened it). */
   close(): Promise<void>;
 }
 
@@ -52,6 +66,8 @@ export interface GatewayOverrides {
   reopenLogStorage?: () => Promise<LogStorage>;
   /** Draw progress while seeding the demo city. */
   progress?: boolean;
+  /** Also export Node's process metrics (heap, event loop) on /metrics; off in tests. */
+  processMetrics?: boolean;
 }
 
 const log = new Logger('Gateway');
@@ -85,7 +101,17 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
   const auditIndex = new AuditIndex(db);
   await auditIndex.catchUp(provenance);
   const queryEngine = new QueryEngine(db, new Masker(await maskSecret(db)));
-  const recorder = new ProvenanceRecorder(provenance, (index, record) => auditIndex.add(index, record));
+  const metrics = new GatewayMetrics(
+    // No ledger anchor exists yet, so nothing lags behind one.
+    { logSize: () => provenance.size(), anchorLag: async () => null },
+    { defaultMetrics: overrides.processMetrics ?? false },
+  );
+  const recorder = new ProvenanceRecorder(provenance, async (index, record) => {
+    metrics.decision(record);
+    await auditIndex.add(index, record);
+  });
+  const limiter = new RateLimiter(db, config.rateLimits, Date.now, (kind, tier) => metrics.limited(kind, tier));
+  const consumers = new ConsumersService(db, limiter, config);
   const data = new DataService(access, queryEngine, recorder);
   const encrypted = new EncryptedColumnsService(db, catalogue, access, recorder);
   const identity = await IdentityService.create(config, db);
@@ -103,6 +129,12 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
     data,
     encrypted,
     identity,
+    limiter,
+    consumers,
+    downloads: new DownloadsService(catalogue, access, data, limiter),
+    metrics,
+    readiness: new Readiness(db, provenance),
+    rateSubject: (requester, address) => rateSubject(requester, address, (id) => consumers.tierOfKey(id)),
     close: async () => {
       await encrypted.close();
       await provenance.close();

@@ -2,6 +2,7 @@
 import 'reflect-metadata';
 import type { webcrypto } from 'node:crypto';
 import fs from 'node:fs';
+import { ConsoleLogger, Logger, type LogLevel } from '@nestjs/common';
 import { Command, Option } from 'commander';
 import { ROLES, type Role } from '../access/decision.js';
 import { createApp } from '../app.module.js';
@@ -39,7 +40,9 @@ program
   .description('start the gateway (embedded defaults: PGlite in ./var, local token issuer, demo city)')
   .action(async () => {
     const cfg = config();
-    const gw = await buildGateway(cfg, { progress: true });
+    // One JSON object per line (request lines included), for log shippers; never data values.
+    Logger.overrideLogger(new ConsoleLogger({ json: true, logLevels: logLevels(cfg.logLevel) }));
+    const gw = await buildGateway(cfg, { progress: true, processMetrics: true });
     const app = await createApp(gw, { logger: true });
     await app.listen(cfg.port, cfg.host);
     const url = `http://${cfg.host}:${cfg.port}/graphql`;
@@ -51,14 +54,37 @@ program
     const stop = async (signal: string) => {
       if (stopping) return;
       stopping = true;
-      console.log(`\n${signal}: draining requests and closing...`);
-      await app.close();
-      await gw.close();
-      process.exit(0);
+      console.log(`${signal}: draining requests (up to ${cfg.shutdownGraceMs} ms), then closing the log and store`);
+      gw.readiness.startDraining();
+      const server = app.getHttpServer();
+      // Stop accepting and wait for in-flight requests; past the grace period, cut what is left.
+      const deadline = setTimeout(() => server.closeAllConnections(), cfg.shutdownGraceMs);
+      let code = 0;
+      try {
+        await app.close();
+      } catch (err) {
+        console.error(`closing the server: ${(err as Error).message}`);
+        code = 1;
+      } finally {
+        clearTimeout(deadline);
+      }
+      try {
+        await gw.close(); // flushes queued provenance records, then closes the store
+      } catch (err) {
+        console.error(`closing the log and store: ${(err as Error).message}`);
+        code = 1;
+      }
+      console.log(`${signal}: closed`);
+      process.exit(code);
     };
     process.on('SIGINT', () => void stop('SIGINT'));
     process.on('SIGTERM', () => void stop('SIGTERM'));
   });
+
+function logLevels(level: Config['logLevel']): LogLevel[] {
+  const all: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug'];
+  return all.slice(0, all.indexOf(level) + 1);
+}
 
 program
   .command('token')

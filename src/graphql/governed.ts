@@ -43,4 +43,10 @@ export const METADATA_FIELDS: Record<string, string> = {
   uploadHeKeyBundle: "the owner's public key bundle in; returns its key id",
   beginEncryptedColumn: 'the owner starts (or resumes) a column upload; returns upload progress',
   uploadCiphertextChunk: 'the owner uploads one ciphertext; returns upload progress',
+  registerConsumer: 'self-service registration; returns the new consumer and its API key, no data values',
+  myConsumer: "the calling key's own registration",
+  myRateUsage: "the caller's own rate limits and usage counts",
+  revokeMyApiKey: 'revokes the calling key; returns true or false',
+  revokeApiKey: 'admin: revokes a key; returns true or false',
+  setConsumerTier: 'admin: sets a consumer tier; returns the consumer registration',
 };

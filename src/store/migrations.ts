@@ -308,4 +308,32 @@ create table he_ciphertexts (
 );
 `,
   },
+  {
+    id: '0008_consumers',
+    sql: `
+-- Self-registered open-data consumers: one API key each (api_keys holds only its hash). The tier sets the
+-- rate limits; self-service registrations start at 'open', an admin may raise or lower it.
+create table consumers (
+  id text primary key,
+  api_key_id text not null unique references api_keys(id),
+  name text not null,
+  email text not null,
+  intended_use text not null,
+  tier text not null,
+  created_at timestamptz not null default now()
+);
+
+-- Rate-limit counters shared by every gateway instance on one store: one row per subject (an API key, a
+-- token subject or a client address), kind (operations, records, registrations) and fixed window; bumped
+-- with one atomic insert ... on conflict do update ... returning.
+create table rate_counters (
+  subject text not null,
+  kind text not null,
+  window_start timestamptz not null,
+  count bigint not null,
+  primary key (subject, kind, window_start)
+);
+create index rate_counters_window_idx on rate_counters (window_start);
+`,
+  },
 ];

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Logger } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Role } from '../../src/access/decision.js';
-import { createApp } from '../../src/app.module.js';
+import { createApp, type AppOptions } from '../../src/app.module.js';
 import { loadConfig } from '../../src/config/config.js';
 import { buildGateway, type Gateway, type GatewayOverrides } from '../../src/gateway.js';
 import { PgliteDb } from '../../src/store/pglite.adapter.js';
@@ -32,7 +32,7 @@ export interface TestGateway {
   gql(
     query: string,
     variables?: Record<string, unknown>,
-    auth?: { token?: string; apiKey?: string; headers?: Record<string, string> },
+    auth?: { token?: string; apiKey?: string; headers?: Record<string, string>; remoteAddress?: string },
   ): Promise<GqlResult>;
   token(org: string, roles: Role[], opts?: { sub?: string; ttlSeconds?: number }): Promise<string>;
   close(): Promise<void>;
@@ -46,6 +46,8 @@ export async function startTestGateway(
     postgresUrl?: string;
     /** Share another instance's data directory (its log and issuer keys), as instances of one deployment do. */
     dataDir?: string;
+    /** Options of the Nest app (e.g. a request-log sink). */
+    app?: AppOptions;
   } = {},
 ): Promise<TestGateway> {
   Logger.overrideLogger(['error', 'warn']);
@@ -62,7 +64,7 @@ export async function startTestGateway(
   else db = await PgliteDb.open(null);
   await migrate(db);
   const gw = await buildGateway(config, { db, ...opts.overrides });
-  const app = await createApp(gw, { logger: false });
+  const app = await createApp(gw, { logger: false, ...opts.app });
   const fastify = app.getHttpAdapter().getInstance();
   return {
     gw,
@@ -76,6 +78,7 @@ export async function startTestGateway(
         url: '/graphql',
         headers,
         payload: JSON.stringify({ query, variables }),
+        ...(auth.remoteAddress ? { remoteAddress: auth.remoteAddress } : {}),
       });
       return { status: res.statusCode, body: JSON.parse(res.body) as GqlResult['body'], raw: res.body };
     },
