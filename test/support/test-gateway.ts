@@ -16,6 +16,11 @@ import { PostgresDb } from '../../src/store/postgres.adapter.js';
 import { migrate } from '../../src/store/migrate.js';
 import type { Db } from '../../src/store/db.port.js';
 
+/** Rate limits far beyond what any test sends. */
+export const NO_RATE_LIMITS = JSON.stringify(
+  Object.fromEntries(['anonymous', 'open', 'partner', 'department'].map((t) => [t, { operations: 2e9, records: 2e9 }])),
+);
+
 export interface GqlResult {
   status: number;
   body: {
@@ -57,6 +62,8 @@ export async function startTestGateway(
     CITYGATE_DATA_DIR: dataDir,
     CITYGATE_DEMO_ROOMS: String(opts.rooms ?? 3000),
     ...(opts.postgresUrl ? { DATABASE_URL: opts.postgresUrl } : {}),
+    // Tests that are not about rate limits are not limited; those that are set their own.
+    CITYGATE_RATE_LIMITS: NO_RATE_LIMITS,
     ...opts.env,
   });
   let db: Db;
