@@ -45,7 +45,8 @@ program
     const gw = await buildGateway(cfg, { progress: true, processMetrics: true });
     const app = await createApp(gw, { logger: true });
     await app.listen(cfg.port, cfg.host);
-    const url = `http://${cfg.host}:${cfg.port}/graphql`;
+    const bound = app.getHttpServer().address();
+    const url = `http://${cfg.host}:${typeof bound === 'object' && bound ? bound.port : cfg.port}/graphql`;
     console.log(`\nCityGate is listening on ${url}`);
     if (gw.identity.localIssuer) {
       console.log('Mint a demo token:  npm run citygate -- token --org planning-bureau --role analyst');
