@@ -243,6 +243,21 @@ describe('open-data consumers, rate limits, downloads and operations', () => {
       }
     });
 
+    it('lists the downloads of unconditional datasets in the DCAT catalogue', async () => {
+      const doc = JSON.parse((await http('/catalogue/dcat.jsonld')).body) as {
+        'dcat:dataset': { 'dct:identifier': string; 'dcat:distribution': { 'dcat:downloadURL'?: string }[] }[];
+      };
+      const urls = (id: string) =>
+        doc['dcat:dataset']
+          .find((d) => d['dct:identifier'] === id)!
+          ['dcat:distribution'].flatMap((x) => (x['dcat:downloadURL'] ? [x['dcat:downloadURL']] : []));
+      assert.deepEqual(
+        urls('road-condition').map((u) => u.replace(/^http:\/\/[^/]+/, '')),
+        ['/download/road-condition.csv', '/download/road-condition.geojson'],
+      );
+      assert.deepEqual(urls('residents-per-room'), []);
+    });
+
     it('refuses conditional, closed and unknown datasets alike (404), and the auditor tier (403, logged)', async () => {
       const bodies = new Set<string>();
       for (const id of ['residents-per-room', 'critical-water-network', 'no-such-dataset', 'BAD..name']) {
