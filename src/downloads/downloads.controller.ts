@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { Controller, Get, Inject, Param, Req, Res } from '@nestjs/common';
+import { Controller, Get, Inject, Logger, Param, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ConsumersService } from '../consumers/consumers.service.js';
 import { rateSubject } from '../consumers/rate-limiter.js';
@@ -11,6 +11,7 @@ import { requestInfo } from '../ops/request-log.js';
 import { CONTENT_TYPES, DOWNLOAD_FORMATS, type DownloadFormat } from './download-formats.js';
 import { DownloadsService } from './downloads.service.js';
 
+const log = new Logger('Downloads');
 const FILE = /^([a-z0-9][a-z0-9-]{0,62})\.(csv|geojson)$/;
 
 /** `GET /download/<dataset>.csv` and `.geojson`: anonymous or with an API key or token. */
@@ -47,6 +48,7 @@ export class DownloadsController {
     } catch (err) {
       const mapped = mapError(err, false);
       info.outcome = mapped.code;
+      if (mapped.code === 'INTERNAL' || mapped.code === 'UNAVAILABLE') log.error(mapped.detail);
       const retry = mapped.extensions.retryAfterSeconds;
       if (typeof retry === 'number') void reply.header('retry-after', String(retry));
       await reply

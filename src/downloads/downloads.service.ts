@@ -39,10 +39,11 @@ export class DownloadsService {
     datasetId: string,
     format: DownloadFormat,
   ): Promise<PreparedDownload> {
+    // Every attempt counts, found or not, so probing ids costs the same as downloading.
+    await this.limiter.begin(subject);
     const dataset = this.catalogue.get(datasetId);
     // Conditional and closed datasets are not downloadable: the same answer as an unknown id.
     if (!dataset || dataset.openClass !== 'unconditional') throw notFound('No downloadable dataset with this id.');
-    await this.limiter.begin(subject);
     const all = dataset.fields.map((f) => f.name);
     // The fields the caller's tier may read as records; if none, ask for all and let the decision refuse.
     const preview = await this.access.preview(requester, dataset, 'raw', all);
