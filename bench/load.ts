@@ -73,7 +73,7 @@ async function bootGateway(): Promise<{ url: string; dataDir: string; child: Chi
   });
   let out = '';
   const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (b: Buffer) => {
+    child.stdout.on('data', (b: Buffer) => {
       out += b.toString();
       const m = /listening on (http:\/\/127\.0\.0\.1:\d+)\/graphql/.exec(out);
       if (m) {
@@ -85,8 +85,8 @@ async function bootGateway(): Promise<{ url: string; dataDir: string; child: Chi
     child.once('exit', (code) => reject(new Error(`citygate serve exited with ${code}`)));
   });
   // Keep draining the request log (one JSON line per request) so the server never blocks on stdout.
-  child.stdout!.removeAllListeners('data');
-  child.stdout!.resume();
+  child.stdout.removeAllListeners('data');
+  child.stdout.resume();
   return { url, dataDir, child };
 }
 
@@ -113,7 +113,7 @@ function run(url: string, kind: Kind, connections: number, seconds: number): Pro
         ],
       },
       (err, res) => {
-        if (err) return reject(err);
+        if (err) return reject(err instanceof Error ? err : new Error(String(err)));
         // Transport errors and timeouts never reach onResponse.
         result.errors += res.errors;
         resolve(result);

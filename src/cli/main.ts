@@ -20,6 +20,7 @@ import { auditStorage, verifyBundle, verifyCheckpoint, type ReceiptBundle } from
 import type { SignedTreeHead } from '../ledger/signed-tree-head.js';
 import type { ConsistencyProof } from '../ledger/provenance-log.port.js';
 import { registerHeCommands } from './he.commands.js';
+import { CONSUMER_TIERS, ConsumersRepository, type ConsumerTier } from '../consumers/consumers.repository.js';
 
 const program = new Command('citygate').description('CityGate: a policy-enforced gateway for a city’s spatial data.');
 
@@ -253,6 +254,34 @@ apikey.command('revoke <id>').action(async (id: string) => {
   console.log((await revokeApiKey(db, id)) ? `revoked ${id}` : `no active key ${id}`);
   await db.close();
 });
+
+const consumer = program.command('consumer').description('self-registered open-data consumers (docs/open-data.md)');
+consumer.command('list').action(async () => {
+  const db = await openDb(config());
+  console.table(
+    (await new ConsumersRepository(db).list()).map((c) => ({
+      id: c.id,
+      apiKeyId: c.apiKeyId,
+      name: c.name,
+      email: c.email,
+      tier: c.tier,
+      createdAt: c.createdAt,
+      revokedAt: c.revokedAt,
+    })),
+  );
+  await db.close();
+});
+consumer
+  .command('tier <consumerId>')
+  .description("set a consumer's rate-limit tier")
+  .addOption(new Option('--tier <tier>', 'the new tier').choices([...CONSUMER_TIERS]).makeOptionMandatory())
+  .action(async (id: string, opts: { tier: ConsumerTier }) => {
+    const db = await openDb(config());
+    const ok = await new ConsumersRepository(db).setTier(id, opts.tier);
+    console.log(ok ? `consumer ${id} is now ${opts.tier} (instances pick it up within 5 s)` : `no consumer ${id}`);
+    await db.close();
+    if (!ok) process.exitCode = 1;
+  });
 
 registerHeCommands(program);
 

@@ -51,6 +51,12 @@ export class ConsumersRepository {
     return rows[0] ? toConsumer(rows[0]) : null;
   }
 
+  /** Every consumer, newest first (for the CLI). */
+  async list(): Promise<Consumer[]> {
+    const rows = await this.db.query<ConsumerRow>(`${SELECT} order by c.created_at desc, c.id`);
+    return rows.map(toConsumer);
+  }
+
   async setTier(id: string, tier: ConsumerTier): Promise<boolean> {
     const rows = await this.db.query('update consumers set tier = $2 where id = $1 returning id', [id, tier]);
     return rows.length === 1;

@@ -247,10 +247,10 @@ describe('open-data consumers, rate limits, downloads and operations', () => {
       const doc = JSON.parse((await http('/catalogue/dcat.jsonld')).body) as {
         'dcat:dataset': { 'dct:identifier': string; 'dcat:distribution': { 'dcat:downloadURL'?: string }[] }[];
       };
-      const urls = (id: string) =>
-        doc['dcat:dataset']
-          .find((d) => d['dct:identifier'] === id)!
-          ['dcat:distribution'].flatMap((x) => (x['dcat:downloadURL'] ? [x['dcat:downloadURL']] : []));
+      const urls = (id: string) => {
+        const d = doc['dcat:dataset'].find((x) => x['dct:identifier'] === id)!;
+        return d['dcat:distribution'].flatMap((x) => (x['dcat:downloadURL'] ? [x['dcat:downloadURL']] : []));
+      };
       assert.deepEqual(
         urls('road-condition').map((u) => u.replace(/^http:\/\/[^/]+/, '')),
         ['/download/road-condition.csv', '/download/road-condition.geojson'],
