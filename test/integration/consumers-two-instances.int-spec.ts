@@ -5,9 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { PostgresDb } from '../../src/store/postgres.adapter.js';
 import { errorCode, startTestGateway, type TestGateway } from '../support/test-gateway.js';
 
 const url = process.env.DATABASE_URL;
+// A database of its own: the provenance log in a database belongs to the first log key that binds it.
+const DB_NAME = 'citygate_consumers_two';
 const LIMITS = {
   CITYGATE_RATE_WINDOW_SECONDS: '3600',
   CITYGATE_RATE_LIMITS: JSON.stringify({
@@ -34,12 +37,26 @@ describe(
     };
 
     before(async () => {
-      a = await startTestGateway({ rooms: 2000, postgresUrl: url!, env: LIMITS });
-      b = await startTestGateway({ rooms: 2000, postgresUrl: url!, env: LIMITS, dataDir: a.gw.config.dataDir });
+      const admin = await PostgresDb.open(url!, 1);
+      await admin.query(`drop database if exists ${DB_NAME}`);
+      await admin.query(`create database ${DB_NAME}`);
+      await admin.close();
+      const own = new URL(url!);
+      own.pathname = `/${DB_NAME}`;
+      a = await startTestGateway({ rooms: 1000, postgresUrl: own.toString(), env: LIMITS });
+      b = await startTestGateway({
+        rooms: 1000,
+        postgresUrl: own.toString(),
+        env: LIMITS,
+        dataDir: a.gw.config.dataDir,
+      });
     });
     after(async () => {
       await a?.close();
       await b?.close();
+      const admin = await PostgresDb.open(url!, 1);
+      await admin.query(`drop database if exists ${DB_NAME}`);
+      await admin.close();
     });
 
     it('an API key that exceeds its operation limit on instance A is limited on instance B', async () => {
