@@ -33,6 +33,7 @@ const { values: args } = parseArgs({
   },
 });
 const ROOMS = Number(args.rooms);
+const UNLIMITED = JSON.stringify({ department: { operations: 2e9, records: 2e9 } });
 const SECONDS = Number(args.seconds);
 const CONNECTIONS = Number(args.connections);
 
@@ -194,7 +195,10 @@ async function throughput(
 async function main() {
   // Two instances on one store, each with its own data directory (the file log admits one writer).
   const dirs = [0, 1].map(() => fs.mkdtempSync(path.join(os.tmpdir(), 'citygate-bench-')));
-  const configs = dirs.map((dir) => loadConfig({ CITYGATE_DATA_DIR: dir, CITYGATE_DEMO_ROOMS: String(ROOMS) }));
+  // Rate limits are raised out of the way: this measures enforcement, not throttling.
+  const configs = dirs.map((dir) =>
+    loadConfig({ CITYGATE_DATA_DIR: dir, CITYGATE_DEMO_ROOMS: String(ROOMS), CITYGATE_RATE_LIMITS: UNLIMITED }),
+  );
   const db: Db = await PgliteDb.open(null);
   await migrate(db);
   console.log(`seeding ${ROOMS} rooms into in-memory PGlite...`);

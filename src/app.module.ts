@@ -3,7 +3,7 @@ import { APP_FILTER, NestFactory } from '@nestjs/core';
 import { GraphQLModule } from '@nestjs/graphql';
 import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import { AccessService } from './access/access.service.js';
 import { AuditService } from './audit/audit.service.js';
 import { CatalogueService } from './catalogue/catalogue.service.js';
@@ -22,11 +22,22 @@ import { GrantsService } from './grants/grants.service.js';
 import { PrivateAggregateService } from './jobs/dp/private-aggregate.service.js';
 import { DB } from './store/db.port.js';
 import { RESOLVERS } from './graphql/schema.js';
+import { ConsumersService } from './consumers/consumers.service.js';
+import { RateLimiter } from './consumers/rate-limiter.js';
+import { DownloadsController } from './downloads/downloads.controller.js';
+import { DownloadsService } from './downloads/downloads.service.js';
+import { IdentityService } from './identity/identity.service.js';
+import { GatewayMetrics } from './ops/metrics.js';
+import { OpsController } from './ops/ops.controller.js';
+import { Readiness } from './ops/readiness.js';
+import { installRequestLog, type RequestLogLine } from './ops/request-log.js';
 
 export interface AppOptions {
   /** Where to write the generated schema (schema.gql); false keeps it in memory. */
   schemaFile?: string | false;
   logger?: boolean;
+  /** Where request log lines go (default: the Nest logger, context "Request"). */
+  requestLog?: (line: RequestLogLine) => void;
 }
 
 @Module({})
@@ -50,12 +61,16 @@ export class AppModule {
             deadline: Date.now() + config.requestTimeoutMs,
             receipts: [],
             headerPurpose: headerPurpose(request),
+            releasedRows: 0,
           }),
-          hooks: gatewayHooks(gw.identity, config.maxPageSize) as unknown as MercuriusDriverConfig['hooks'],
+          hooks: gatewayHooks(gw.identity, config.maxPageSize, {
+            limiter: gw.limiter,
+            subjectOf: (requester, address) => gw.rateSubject(requester, address),
+          }) as unknown as MercuriusDriverConfig['hooks'],
           errorFormatter: formatErrors as unknown as MercuriusDriverConfig['errorFormatter'],
         }),
       ],
-      controllers: [HttpController],
+      controllers: [HttpController, OpsController, DownloadsController],
       providers: [
         { provide: APP_FILTER, useClass: PassThroughFilter },
         { provide: CONFIG, useValue: config },
@@ -68,6 +83,12 @@ export class AppModule {
         { provide: PrivateAggregateService, useValue: gw.privateAggregates },
         { provide: PROVENANCE_LOG, useValue: gw.log },
         { provide: AuditService, useValue: gw.audit },
+        { provide: IdentityService, useValue: gw.identity },
+        { provide: ConsumersService, useValue: gw.consumers },
+        { provide: RateLimiter, useValue: gw.limiter },
+        { provide: DownloadsService, useValue: gw.downloads },
+        { provide: GatewayMetrics, useValue: gw.metrics },
+        { provide: Readiness, useValue: gw.readiness },
         // The same list the schema is generated from (schema.gql).
         ...RESOLVERS,
       ],
@@ -85,8 +106,11 @@ export async function createApp(gw: Gateway, opts: AppOptions = {}): Promise<Nes
   const adapter = new FastifyAdapter({
     bodyLimit: gw.config.bodyLimitBytes,
     logger: opts.logger ? { level: 'info' } : false,
+    // Fastify's own request lines carry URLs (a GET query string holds arguments): ops/request-log.ts logs instead.
+    logController: new LogController({ disableRequestLogging: true }),
     connectionTimeout: gw.config.requestTimeoutMs + 5_000,
   });
+  installRequestLog(adapter.getInstance(), gw.metrics, opts.requestLog);
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(gw, opts), adapter, {
     logger: opts.logger ? ['error', 'warn', 'log'] : ['error'],
   });

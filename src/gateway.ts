@@ -17,6 +17,12 @@ import { openLogStorage } from './ledger/verifiable-log.factory.js';
 import { ProvenanceRecorder } from './ledger/provenance-recorder.js';
 import { VerifiableLog } from './ledger/verifiable-log.js';
 import { DataService } from './query/data.service.js';
+import { ConsumersService } from './consumers/consumers.service.js';
+import { RateLimiter, rateSubject, type RateSubject } from './consumers/rate-limiter.js';
+import { DownloadsService } from './downloads/downloads.service.js';
+import { GatewayMetrics } from './ops/metrics.js';
+import { Readiness } from './ops/readiness.js';
+import type { Requester } from './identity/requester.js';
 import { EncryptedColumnsService } from './encrypted/encrypted-columns.service.js';
 import { PrivacyBudgetRepository } from './jobs/dp/privacy-budget.repository.js';
 import { PrivateAggregateService } from './jobs/dp/private-aggregate.service.js';
@@ -46,6 +52,14 @@ export interface Gateway {
   /** Differentially private aggregates against each organisation's durable privacy budget. */
   privateAggregates: PrivateAggregateService;
   identity: IdentityService;
+  limiter: RateLimiter;
+  consumers: ConsumersService;
+  downloads: DownloadsService;
+  metrics: GatewayMetrics;
+  readiness: Readiness;
+  /** Whom a request is counted against for rate limits. */
+  rateSubject(requester: Requester, clientAddress: string): Promise<RateSubject>;
+  /** Flushes and closes the provenance log, then the store (when this gateway opened it). */
   close(): Promise<void>;
 }
 
@@ -59,6 +73,8 @@ export interface GatewayOverrides {
   reopenLogStorage?: () => Promise<LogStorage>;
   /** Draw progress while seeding the demo city. */
   progress?: boolean;
+  /** Also export Node's process metrics (heap, event loop) on /metrics; off in tests. */
+  processMetrics?: boolean;
 }
 
 const log = new Logger('Gateway');
@@ -92,7 +108,17 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
   const auditIndex = new AuditIndex(db);
   await auditIndex.catchUp(provenance);
   const queryEngine = new QueryEngine(db, new Masker(await maskSecret(db)));
-  const recorder = new ProvenanceRecorder(provenance, (index, record) => auditIndex.add(index, record));
+  const metrics = new GatewayMetrics(
+    // No ledger anchor exists yet, so nothing lags behind one.
+    { logSize: () => provenance.size(), anchorLag: async () => null },
+    { defaultMetrics: overrides.processMetrics ?? false },
+  );
+  const recorder = new ProvenanceRecorder(provenance, async (index, record) => {
+    metrics.decision(record);
+    await auditIndex.add(index, record);
+  });
+  const limiter = new RateLimiter(db, config.rateLimits, Date.now, (kind, tier) => metrics.limited(kind, tier));
+  const consumers = new ConsumersService(db, limiter, config);
   const data = new DataService(access, queryEngine, recorder);
   const encrypted = new EncryptedColumnsService(db, catalogue, access, recorder);
   const grantsService = new GrantsService(db, catalogue, grants, recorder);
@@ -117,6 +143,12 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
     encrypted,
     privateAggregates,
     identity,
+    limiter,
+    consumers,
+    downloads: new DownloadsService(catalogue, access, data, limiter),
+    metrics,
+    readiness: new Readiness(db, provenance),
+    rateSubject: (requester, address) => rateSubject(requester, address, (id) => consumers.tierOfKey(id)),
     close: async () => {
       grantsService.stop();
       await grants.close();

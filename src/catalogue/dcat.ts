@@ -42,6 +42,18 @@ export function dcatCatalogue(
         'citygate:grainKind': d.grainKind,
         'dcat:distribution': [
           { '@type': 'dcat:Distribution', 'dcat:accessURL': `${baseUrl}/graphql`, 'dct:format': 'GraphQL' },
+          // Whole-dataset downloads exist for unconditional datasets only (src/downloads/).
+          ...(d.openClass === 'unconditional'
+            ? [
+                { ext: 'csv', mediaType: 'text/csv', format: 'CSV' },
+                { ext: 'geojson', mediaType: 'application/geo+json', format: 'GeoJSON' },
+              ].map((f) => ({
+                '@type': 'dcat:Distribution',
+                'dcat:downloadURL': `${baseUrl}/download/${d.id}.${f.ext}`,
+                'dcat:mediaType': f.mediaType,
+                'dct:format': f.format,
+              }))
+            : []),
         ],
       })),
   };

@@ -2,6 +2,7 @@
 import 'reflect-metadata';
 import type { webcrypto } from 'node:crypto';
 import fs from 'node:fs';
+import { ConsoleLogger, Logger, type LogLevel } from '@nestjs/common';
 import { Command, Option } from 'commander';
 import { ROLES, type Role } from '../access/decision.js';
 import { createApp } from '../app.module.js';
@@ -19,6 +20,7 @@ import { auditStorage, verifyBundle, verifyCheckpoint, type ReceiptBundle } from
 import type { SignedTreeHead } from '../ledger/signed-tree-head.js';
 import type { ConsistencyProof } from '../ledger/provenance-log.port.js';
 import { registerHeCommands } from './he.commands.js';
+import { CONSUMER_TIERS, ConsumersRepository, type ConsumerTier } from '../consumers/consumers.repository.js';
 
 const program = new Command('citygate').description('CityGate: a policy-enforced gateway for a city’s spatial data.');
 
@@ -39,10 +41,13 @@ program
   .description('start the gateway (embedded defaults: PGlite in ./var, local token issuer, demo city)')
   .action(async () => {
     const cfg = config();
-    const gw = await buildGateway(cfg, { progress: true });
+    // One JSON object per line (request lines included), for log shippers; never data values.
+    Logger.overrideLogger(new ConsoleLogger({ json: true, logLevels: logLevels(cfg.logLevel) }));
+    const gw = await buildGateway(cfg, { progress: true, processMetrics: true });
     const app = await createApp(gw, { logger: true });
     await app.listen(cfg.port, cfg.host);
-    const url = `http://${cfg.host}:${cfg.port}/graphql`;
+    const bound = app.getHttpServer().address();
+    const url = `http://${cfg.host}:${typeof bound === 'object' && bound ? bound.port : cfg.port}/graphql`;
     console.log(`\nCityGate is listening on ${url}`);
     if (gw.identity.localIssuer) {
       console.log('Mint a demo token:  npm run citygate -- token --org planning-bureau --role analyst');
@@ -51,14 +56,37 @@ program
     const stop = async (signal: string) => {
       if (stopping) return;
       stopping = true;
-      console.log(`\n${signal}: draining requests and closing...`);
-      await app.close();
-      await gw.close();
-      process.exit(0);
+      console.log(`${signal}: draining requests (up to ${cfg.shutdownGraceMs} ms), then closing the log and store`);
+      gw.readiness.startDraining();
+      const server = app.getHttpServer();
+      // Stop accepting and wait for in-flight requests; past the grace period, cut what is left.
+      const deadline = setTimeout(() => server.closeAllConnections(), cfg.shutdownGraceMs);
+      let code = 0;
+      try {
+        await app.close();
+      } catch (err) {
+        console.error(`closing the server: ${(err as Error).message}`);
+        code = 1;
+      } finally {
+        clearTimeout(deadline);
+      }
+      try {
+        await gw.close(); // flushes queued provenance records, then closes the store
+      } catch (err) {
+        console.error(`closing the log and store: ${(err as Error).message}`);
+        code = 1;
+      }
+      console.log(`${signal}: closed`);
+      process.exit(code);
     };
     process.on('SIGINT', () => void stop('SIGINT'));
     process.on('SIGTERM', () => void stop('SIGTERM'));
   });
+
+function logLevels(level: Config['logLevel']): LogLevel[] {
+  const all: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug'];
+  return all.slice(0, all.indexOf(level) + 1);
+}
 
 program
   .command('token')
@@ -226,6 +254,34 @@ apikey.command('revoke <id>').action(async (id: string) => {
   console.log((await revokeApiKey(db, id)) ? `revoked ${id}` : `no active key ${id}`);
   await db.close();
 });
+
+const consumer = program.command('consumer').description('self-registered open-data consumers (docs/open-data.md)');
+consumer.command('list').action(async () => {
+  const db = await openDb(config());
+  console.table(
+    (await new ConsumersRepository(db).list()).map((c) => ({
+      id: c.id,
+      apiKeyId: c.apiKeyId,
+      name: c.name,
+      email: c.email,
+      tier: c.tier,
+      createdAt: c.createdAt,
+      revokedAt: c.revokedAt,
+    })),
+  );
+  await db.close();
+});
+consumer
+  .command('tier <consumerId>')
+  .description("set a consumer's rate-limit tier")
+  .addOption(new Option('--tier <tier>', 'the new tier').choices([...CONSUMER_TIERS]).makeOptionMandatory())
+  .action(async (id: string, opts: { tier: ConsumerTier }) => {
+    const db = await openDb(config());
+    const ok = await new ConsumersRepository(db).setTier(id, opts.tier);
+    console.log(ok ? `consumer ${id} is now ${opts.tier} (instances pick it up within 5 s)` : `no consumer ${id}`);
+    await db.close();
+    if (!ok) process.exitCode = 1;
+  });
 
 registerHeCommands(program);
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, RATE_LIMIT_DEFAULTS } from './config.js';
 
 describe('configuration', () => {
   it('embedded defaults need nothing set', () => {
@@ -34,5 +34,19 @@ describe('configuration', () => {
       (e: unknown) => e instanceof ConfigError && /DATABASE_URL/.test(e.message) && !e.message.includes('hunter2'),
     );
     assert.throws(() => loadConfig({ LEDGER: 'fabric' }), /LEDGER/);
+  });
+  it('rate limits per tier: defaults, JSON merged over them, and refusals of bad JSON or unknown tiers', () => {
+    assert.deepEqual(loadConfig({}).rateLimits.tiers, RATE_LIMIT_DEFAULTS);
+    const c = loadConfig({ CITYGATE_RATE_LIMITS: '{"open":{"records":5}}', CITYGATE_RATE_WINDOW_SECONDS: '10' });
+    assert.deepEqual(c.rateLimits.tiers.open, { operations: RATE_LIMIT_DEFAULTS.open.operations, records: 5 });
+    assert.deepEqual(c.rateLimits.tiers.partner, RATE_LIMIT_DEFAULTS.partner);
+    assert.equal(c.rateLimits.windowSeconds, 10);
+    assert.throws(() => loadConfig({ CITYGATE_RATE_LIMITS: '{open' }), /CITYGATE_RATE_LIMITS: must be JSON/);
+    assert.throws(() => loadConfig({ CITYGATE_RATE_LIMITS: '{"gold":{"records":5}}' }), /CITYGATE_RATE_LIMITS/);
+    assert.throws(
+      () => loadConfig({ CITYGATE_RATE_LIMITS: '{"open":{"records":0}}' }),
+      /CITYGATE_RATE_LIMITS\.open\.records/,
+    );
+    assert.throws(() => loadConfig({ CITYGATE_RATE_LIMITS: '{"open":{"request":5}}' }), /CITYGATE_RATE_LIMITS/);
   });
 });

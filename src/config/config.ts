@@ -45,7 +45,56 @@ const schema = z.object({
   LEDGER: z.enum(['embedded']).default('embedded'),
   /** Log level of the server log. */
   CITYGATE_LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug']).default('log'),
+  /** Length of a rate-limit window in seconds (counters reset at each window's start). Default 60. */
+  CITYGATE_RATE_WINDOW_SECONDS: int(1, 86_400).default(60),
+  /**
+   * Rate limits per tier and window, as JSON merged over the defaults (RATE_LIMIT_DEFAULTS), e.g.
+   * `{"open": {"operations": 600, "records": 200000}}`. Tiers: anonymous (per client address), open
+   * (self-registered keys), partner (keys an admin raised), department (bearer tokens).
+   */
+  CITYGATE_RATE_LIMITS: z.string().min(2).optional(),
+  /** Self-service registrations per client address per hour. Default 5. */
+  CITYGATE_REGISTRATIONS_PER_HOUR: int(1, 1_000_000).default(5),
+  /** On SIGTERM/SIGINT, how long in-flight requests may take to finish before the server closes. Default 10000. */
+  CITYGATE_SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
 });
+
+/** Rate-limit tiers. */
+export const RATE_TIERS = ['anonymous', 'open', 'partner', 'department'] as const;
+export type RateTier = (typeof RATE_TIERS)[number];
+export interface TierLimits {
+  /** GraphQL operations (and downloads) per window. */
+  operations: number;
+  /** Records returned per window (counted after each query; a request starting over the limit is refused). */
+  records: number;
+}
+
+export const RATE_LIMIT_DEFAULTS: Readonly<Record<RateTier, TierLimits>> = Object.freeze({
+  anonymous: { operations: 60, records: 10_000 },
+  open: { operations: 300, records: 100_000 },
+  partner: { operations: 1_200, records: 1_000_000 },
+  department: { operations: 3_000, records: 1_000_000 },
+});
+
+const limitsJson = z
+  .object(
+    Object.fromEntries(
+      RATE_TIERS.map((t) => [
+        t,
+        z
+          .object({
+            operations: z.number().int().min(1).max(2_000_000_000).optional(),
+            records: z.number().int().min(1).max(2_000_000_000).optional(),
+          })
+          .strict()
+          .optional(),
+      ]),
+    ) as Record<
+      RateTier,
+      z.ZodOptional<z.ZodObject<{ operations: z.ZodOptional<z.ZodNumber>; records: z.ZodOptional<z.ZodNumber> }>>
+    >,
+  )
+  .strict();
 
 export type RawConfig = z.infer<typeof schema>;
 
@@ -65,6 +114,8 @@ export interface Config {
   maxPageSize: number;
   ledger: 'embedded';
   logLevel: 'error' | 'warn' | 'log' | 'debug';
+  rateLimits: { windowSeconds: number; tiers: Record<RateTier, TierLimits>; registrationsPerHour: number };
+  shutdownGraceMs: number;
 }
 
 export class ConfigError extends Error {
@@ -97,7 +148,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       problems.push(`${key}: ${issue.message}`);
     }
   }
-  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+  const tiers = parsed.success ? rateLimits(parsed.data.CITYGATE_RATE_LIMITS, problems) : null;
+  if (problems.length > 0 || !parsed.success || !tiers) throw new ConfigError(problems);
   const c = parsed.data;
   return {
     host: c.CITYGATE_HOST,
@@ -114,7 +166,36 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxPageSize: c.CITYGATE_MAX_PAGE_SIZE,
     ledger: c.LEDGER,
     logLevel: c.CITYGATE_LOG_LEVEL,
+    rateLimits: {
+      windowSeconds: c.CITYGATE_RATE_WINDOW_SECONDS,
+      tiers,
+      registrationsPerHour: c.CITYGATE_REGISTRATIONS_PER_HOUR,
+    },
+    shutdownGraceMs: c.CITYGATE_SHUTDOWN_GRACE_MS,
   };
+}
+
+function rateLimits(json: string | undefined, problems: string[]): Record<RateTier, TierLimits> | null {
+  const out = Object.fromEntries(RATE_TIERS.map((t) => [t, { ...RATE_LIMIT_DEFAULTS[t] }])) as Record<
+    RateTier,
+    TierLimits
+  >;
+  if (json === undefined) return out;
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    problems.push('CITYGATE_RATE_LIMITS: must be JSON');
+    return null;
+  }
+  const parsed = limitsJson.safeParse(value);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues)
+      problems.push(`CITYGATE_RATE_LIMITS.${issue.path.join('.')}: ${issue.message}`);
+    return null;
+  }
+  for (const t of RATE_TIERS) Object.assign(out[t], parsed.data[t] ?? {});
+  return out;
 }
 
 /** Nest injection token for the Config object. */

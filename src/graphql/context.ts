@@ -13,6 +13,8 @@ export interface GatewayContext {
   receipts: (Receipt & { dataset: string; released: boolean })[];
   /** Purpose from the X-Purpose header, if given. */
   headerPurpose: string | null;
+  /** Records this request released (charged against the caller's rate limit after the query). */
+  releasedRows: number;
 }
 
 export function isAdmin(ctx: Pick<GatewayContext, 'requester'>): boolean {

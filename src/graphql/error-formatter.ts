@@ -1,6 +1,7 @@
 import { GraphQLError } from 'graphql';
 import type { ExecutionResult } from 'graphql';
 import { DomainError, type ErrorCode } from '../errors/domain.error.js';
+import { requestInfo } from '../ops/request-log.js';
 import { LimitViolation } from './limits/query-limits.js';
 import { isAdmin, type GatewayContext } from './context.js';
 
@@ -96,6 +97,8 @@ function statusOf(code: ErrorCode): number {
     case 'NOT_FOUND':
     case 'LIMIT_EXCEEDED':
       return 200;
+    case 'RATE_LIMITED':
+      return 429;
     case 'UNAVAILABLE':
       return 503;
     case 'INTERNAL':
@@ -129,6 +132,8 @@ export function formatErrors(
       extensions: { ...m.extensions, code: m.code },
     });
   });
+  const firstCode = errors[0]?.extensions.code;
+  if (ctx.request && typeof firstCode === 'string') requestInfo(ctx.request).outcome ??= firstCode;
   const hasData = execution.data !== undefined && execution.data !== null;
   return {
     statusCode: hasData ? 200 : status,

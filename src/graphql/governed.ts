@@ -54,4 +54,10 @@ export const METADATA_FIELDS: Record<string, string> = {
   grantApplications: 'applications the caller’s department made or received (auditors: all); metadata',
   grantApplication: 'one application the caller may see; metadata',
   grants: 'grants the caller’s department holds or gave (auditors: all); metadata',
+  registerConsumer: 'self-service registration; returns the new consumer and its API key, no data values',
+  myConsumer: "the calling key's own registration",
+  myRateUsage: "the caller's own rate limits and usage counts",
+  revokeMyApiKey: 'revokes the calling key; returns true or false',
+  revokeApiKey: 'admin: revokes a key; returns true or false',
+  setConsumerTier: 'admin: sets a consumer tier; returns the consumer registration',
 };

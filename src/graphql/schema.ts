@@ -10,6 +10,7 @@ import { UnitsResolver } from '../spatial/units.resolver.js';
 import { EncryptedResolver } from '../encrypted/encrypted.resolver.js';
 import { GrantsResolver } from '../grants/grants.resolver.js';
 import { PrivateAggregateResolver } from '../jobs/dp/private-aggregate.resolver.js';
+import { ConsumersResolver } from '../consumers/consumers.resolver.js';
 
 export const RESOLVERS = [
   MeResolver,
@@ -21,6 +22,7 @@ export const RESOLVERS = [
   EncryptedResolver,
   GrantsResolver,
   PrivateAggregateResolver,
+  ConsumersResolver,
 ];
 
 /** The schema SDL, generated from the code-first resolvers without starting the gateway (schema.gql). */

@@ -21,7 +21,7 @@ import {
   type JWK,
   type JWTPayload,
 } from 'jose';
-import type { Config } from '../config/config.js';
+import { RATE_LIMIT_DEFAULTS, type Config } from '../config/config.js';
 import type { Db } from '../store/db.port.js';
 import { migrate } from '../store/migrate.js';
 import { PgliteDb } from '../store/pglite.adapter.js';
@@ -53,6 +53,8 @@ function makeConfig(overrides: Partial<Config> = {}): Config {
     maxPageSize: 1000,
     ledger: 'embedded',
     logLevel: 'error',
+    rateLimits: { windowSeconds: 60, tiers: structuredClone(RATE_LIMIT_DEFAULTS), registrationsPerHour: 5 },
+    shutdownGraceMs: 1000,
     ...overrides,
   };
 }

@@ -26,7 +26,7 @@ export interface AccessRecord {
   outcome: {
     released: boolean;
     rows: number;
-    /** sha256 of the canonical released result; null when refused. */
+    /** sha256 of the canonical released result; null when refused, and for streamed downloads (not known before). */
     resultHash: string | null;
     /** Error code when refused. */
     refusal: string | null;

@@ -252,6 +252,11 @@ export class VerifiableLog implements VerifiableProvenanceLog {
     return { logId: this.key.logId, pem: this.key.pem, jwk: { ...this.key.jwk } };
   }
 
+  /** False once the log is closing or its storage failed and has not been reopened (readiness). */
+  get writable(): boolean {
+    return !this.closing && this.failedAt === null;
+  }
+
   /** Group-commit counters (batches written, records appended, largest batch), for tests and benches. */
   stats(): { batches: number; appended: number; largestBatch: number } {
     return { ...this.counters };

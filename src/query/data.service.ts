@@ -6,12 +6,20 @@ import type { Receipt } from '../ledger/provenance-log.port.js';
 import { fastCanonicalJson } from '../ledger/canonical-json.js';
 import { sha256Hex } from '../ledger/provenance-record.js';
 import type { QueryEngine } from './query-engine.js';
-import type { AggregateResult, RecordsResult } from './query.types.js';
+import type { AggregateResult, OutRecord, RecordsResult } from './query.types.js';
 import type { ProvenanceRecorder } from '../ledger/provenance-recorder.js';
 
 export interface Released<T> {
   result: T;
   receipt: Receipt;
+}
+
+/** A release streamed in batches (downloads): recorded, with its row count, before the first batch is read. */
+export interface StreamedRelease {
+  rows: number;
+  geometry: RecordsResult['geometry'];
+  fields: string[];
+  batches: AsyncGenerator<OutRecord[]>;
 }
 
 /**
@@ -33,6 +41,40 @@ export class DataService {
     const grains = result.items.map((i) => i.grainId ?? i.cell ?? i.id);
     const receipt = await this.release(requester, request, outcome, result.items, result.items.length, grains);
     return { result, receipt };
+  }
+
+  /**
+   * All records a plan covers, for a download: decide, count, append the release record (rows = the count;
+   * resultHash null, since the content is not known before it streams), then hand out the batches.
+   * `beforeRelease` runs after the decision and before the record (the rate limiter charges the count there).
+   */
+  async recordStream(
+    requester: Requester,
+    request: AccessRequest,
+    batchSize: number,
+    beforeRelease: (rows: number) => Promise<void> = async () => undefined,
+  ): Promise<Released<StreamedRelease>> {
+    const outcome = await this.access.decide(requester, request);
+    if (!outcome.allowed) throw await this.refuse(requester, request, outcome);
+    const rows = await this.engine.count(outcome.plan);
+    await beforeRelease(rows);
+    const record = this.recorder.record(requester, request, outcome, {
+      released: true,
+      rows,
+      resultHash: null,
+      refusal: null,
+      grains: [],
+    });
+    const receipt = await this.recorder.append(record);
+    return {
+      receipt,
+      result: {
+        rows,
+        geometry: outcome.plan.decision.geometry.effect,
+        fields: [...request.fields],
+        batches: this.engine.recordBatches(outcome.plan, batchSize),
+      },
+    };
   }
 
   async aggregate(requester: Requester, request: AccessRequest, deadline: number): Promise<Released<AggregateResult>> {

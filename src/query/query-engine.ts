@@ -41,49 +41,98 @@ export class QueryEngine {
 
   async records(plan: AccessPlan, deadline: number): Promise<RecordsResult> {
     assertPlan(plan);
-    const { dataset, request: r, decision } = plan;
+    const r = plan.request;
     const sql = new Sql();
-    this.scope(plan, sql);
-    const cols = r.fields.map((f) => {
-      const def = dataset.fields.find((d) => d.name === f);
-      return def?.type === 'date' ? `to_char(r.${ident(f)}, 'YYYY-MM-DD') as ${ident(f)}` : `r.${ident(f)}`;
-    });
     const order = [...r.sort.map((s) => `r.${ident(s.field)} ${s.descending ? 'desc' : 'asc'} nulls last`), 'r.id asc'];
-    const text = `select r.id, r.grain_id, g.geom, g.h3_r7, g.h3_r8, g.h3_r9${cols.length ? ', ' + cols.join(', ') : ''}
-      from ${ident(dataset.tableName)} r join grains g on g.id = r.grain_id
-      ${sql.where.length ? 'where ' + sql.where.join(' and ') : ''}
-      order by ${order.join(', ')} limit ${sql.p(r.first + 1)} offset ${sql.p(r.offset)}`;
+    const text = this.selectRecords(plan, sql, order, `limit ${sql.p(r.first + 1)} offset ${sql.p(r.offset)}`);
     checkDeadline(deadline);
     const rows = await this.db.query<Record<string, unknown>>(text, sql.params);
     checkDeadline(deadline);
     const hasMore = rows.length > r.first;
-    const geometry = decision.geometry.effect;
-    const fieldDefs = r.fields.map((f) => dataset.fields.find((d) => d.name === f) as FieldDef);
-    const items: OutRecord[] = rows.slice(0, r.first).map((row) => {
-      const values = fieldDefs.map((fd) => {
-        const d = decision.fields[fd.name];
-        const raw = toScalar(row[fd.name]);
-        if (d?.effect === 'mask' && d.mask) {
-          return { field: fd.name, value: this.masker.apply(d.mask, fd.type, dataset.id, raw), masked: d.mask };
-        }
-        if (d?.effect === 'allow' || d?.effect === 'generalise') return { field: fd.name, value: raw, masked: null };
-        // The access service refuses raw requests for any other effect; withhold rather than trust that.
-        return { field: fd.name, value: null, masked: 'redact' as const };
-      });
-      const id = String(row.id);
-      const grainId = String(row.grain_id);
-      if (geometry === 'allow') {
-        return { id, grainId, geometry: row.geom as Record<string, unknown>, cell: null, values };
-      }
-      const pseudoId = this.masker.pseudonym(dataset.id, id);
-      if (geometry === 'generalise') {
-        const res = decision.geometry.h3Resolution ?? 8;
-        const cell = String(row[`h3_r${res}`] ?? row.h3_r7);
-        return { id: pseudoId, grainId: null, geometry: cellPolygon(cell), cell, values };
-      }
-      return { id: pseudoId, grainId: null, geometry: null, cell: null, values };
+    const items = rows.slice(0, r.first).map((row) => this.toRecord(plan, row));
+    return { items, nextOffset: hasMore ? r.offset + r.first : null, geometry: plan.decision.geometry.effect };
+  }
+
+  /** How many records the plan covers (its row filter and scope applied): for downloads, before streaming. */
+  async count(plan: AccessPlan): Promise<number> {
+    assertPlan(plan);
+    const sql = new Sql();
+    this.scope(plan, sql);
+    const rows = await this.db.query<{ n: number }>(
+      `select count(*)::int8 as n from ${ident(plan.dataset.tableName)} r join grains g on g.id = r.grain_id
+       ${sql.where.length ? 'where ' + sql.where.join(' and ') : ''}`,
+      sql.params,
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /**
+   * Every record of the plan, in record-id order, one batch at a time (keyset pagination): the caller pulls
+   * the next batch only when it has written the last, so memory stays constant whatever the dataset's size.
+   * The plan's sort and paging are ignored.
+   */
+  async *recordBatches(plan: AccessPlan, batchSize: number): AsyncGenerator<OutRecord[]> {
+    assertPlan(plan);
+    let after: string | null = null;
+    for (;;) {
+      const sql = new Sql();
+      const text = this.selectRecords(plan, sql, ['r.id asc'], `limit ${sql.p(batchSize)}`, after);
+      const rows = await this.db.query<Record<string, unknown>>(text, sql.params);
+      if (rows.length === 0) return;
+      after = String(rows[rows.length - 1]?.id);
+      yield rows.map((row) => this.toRecord(plan, row));
+      if (rows.length < batchSize) return;
+    }
+  }
+
+  /** The one SELECT of records: the plan's fields and scope, then the given order and tail (limit, offset). */
+  private selectRecords(
+    plan: AccessPlan,
+    sql: Sql,
+    order: string[],
+    tail: string,
+    afterId: string | null = null,
+  ): string {
+    const { dataset, request: r } = plan;
+    this.scope(plan, sql);
+    if (afterId !== null) sql.where.push(`r.id > ${sql.p(afterId)}`);
+    const cols = r.fields.map((f) => {
+      const def = dataset.fields.find((d) => d.name === f);
+      return def?.type === 'date' ? `to_char(r.${ident(f)}, 'YYYY-MM-DD') as ${ident(f)}` : `r.${ident(f)}`;
     });
-    return { items, nextOffset: hasMore ? r.offset + r.first : null, geometry };
+    return `select r.id, r.grain_id, g.geom, g.h3_r7, g.h3_r8, g.h3_r9${cols.length ? ', ' + cols.join(', ') : ''}
+      from ${ident(dataset.tableName)} r join grains g on g.id = r.grain_id
+      ${sql.where.length ? 'where ' + sql.where.join(' and ') : ''}
+      order by ${order.join(', ')} ${tail}`;
+  }
+
+  /** One row with the plan's obligations applied: masks, geometry generalisation or withholding, pseudonyms. */
+  private toRecord(plan: AccessPlan, row: Record<string, unknown>): OutRecord {
+    const { dataset, request: r, decision } = plan;
+    const geometry = decision.geometry.effect;
+    const values = r.fields.map((name) => {
+      const fd = dataset.fields.find((d) => d.name === name) as FieldDef;
+      const d = decision.fields[fd.name];
+      const raw = toScalar(row[fd.name]);
+      if (d?.effect === 'mask' && d.mask) {
+        return { field: fd.name, value: this.masker.apply(d.mask, fd.type, dataset.id, raw), masked: d.mask };
+      }
+      if (d?.effect === 'allow' || d?.effect === 'generalise') return { field: fd.name, value: raw, masked: null };
+      // The access service refuses raw requests for any other effect; withhold rather than trust that.
+      return { field: fd.name, value: null, masked: 'redact' as const };
+    });
+    const id = String(row.id);
+    const grainId = String(row.grain_id);
+    if (geometry === 'allow') {
+      return { id, grainId, geometry: row.geom as Record<string, unknown>, cell: null, values };
+    }
+    const pseudoId = this.masker.pseudonym(dataset.id, id);
+    if (geometry === 'generalise') {
+      const res = decision.geometry.h3Resolution ?? 8;
+      const cell = String(row[`h3_r${res}`] ?? row.h3_r7);
+      return { id: pseudoId, grainId: null, geometry: cellPolygon(cell), cell, values };
+    }
+    return { id: pseudoId, grainId: null, geometry: null, cell: null, values };
   }
 
   async aggregate(plan: AccessPlan, deadline: number): Promise<AggregateResult> {

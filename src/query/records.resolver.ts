@@ -26,6 +26,7 @@ export class RecordsResolver {
     try {
       const { result, receipt } = await this.data.records(ctx.requester, request, ctx.deadline);
       ctx.receipts.push({ ...receipt, dataset: request.datasetId, released: true });
+      ctx.releasedRows += result.items.length;
       return toRecordPage(result, receipt.index);
     } catch (err) {
       collectRefusalReceipt(ctx, request.datasetId, err);

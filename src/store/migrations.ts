@@ -397,6 +397,34 @@ create index audit_index_kind_idx on audit_index (kind, at);
 `,
   },
   {
+    id: '0008_consumers',
+    sql: `
+-- Self-registered open-data consumers: one API key each (api_keys holds only its hash). The tier sets the
+-- rate limits; self-service registrations start at 'open', an admin may raise or lower it.
+create table consumers (
+  id text primary key,
+  api_key_id text not null unique references api_keys(id),
+  name text not null,
+  email text not null,
+  intended_use text not null,
+  tier text not null,
+  created_at timestamptz not null default now()
+);
+
+-- Rate-limit counters shared by every gateway instance on one store: one row per subject (an API key, a
+-- token subject or a client address), kind (operations, records, registrations) and fixed window; bumped
+-- with one atomic insert ... on conflict do update ... returning.
+create table rate_counters (
+  subject text not null,
+  kind text not null,
+  window_start timestamptz not null,
+  count bigint not null,
+  primary key (subject, kind, window_start)
+);
+create index rate_counters_window_idx on rate_counters (window_start);
+`,
+  },
+  {
     id: '0009_he_key_bundle_parts',
     sql: `
 -- A public key bundle arrives in parts (its Galois keys alone exceed the request body limit). Parts are kept

@@ -8,13 +8,18 @@ import path from 'node:path';
 import { Logger } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Role } from '../../src/access/decision.js';
-import { createApp } from '../../src/app.module.js';
+import { createApp, type AppOptions } from '../../src/app.module.js';
 import { loadConfig } from '../../src/config/config.js';
 import { buildGateway, type Gateway, type GatewayOverrides } from '../../src/gateway.js';
 import { PgliteDb } from '../../src/store/pglite.adapter.js';
 import { PostgresDb } from '../../src/store/postgres.adapter.js';
 import { migrate } from '../../src/store/migrate.js';
 import type { Db } from '../../src/store/db.port.js';
+
+/** Rate limits far beyond what any test sends. */
+export const NO_RATE_LIMITS = JSON.stringify(
+  Object.fromEntries(['anonymous', 'open', 'partner', 'department'].map((t) => [t, { operations: 2e9, records: 2e9 }])),
+);
 
 export interface GqlResult {
   status: number;
@@ -32,7 +37,7 @@ export interface TestGateway {
   gql(
     query: string,
     variables?: Record<string, unknown>,
-    auth?: { token?: string; apiKey?: string; headers?: Record<string, string> },
+    auth?: { token?: string; apiKey?: string; headers?: Record<string, string>; remoteAddress?: string },
   ): Promise<GqlResult>;
   token(org: string, roles: Role[], opts?: { sub?: string; ttlSeconds?: number }): Promise<string>;
   close(): Promise<void>;
@@ -46,6 +51,8 @@ export async function startTestGateway(
     postgresUrl?: string;
     /** Share another instance's data directory (its log and issuer keys), as instances of one deployment do. */
     dataDir?: string;
+    /** Options of the Nest app (e.g. a request-log sink). */
+    app?: AppOptions;
   } = {},
 ): Promise<TestGateway> {
   Logger.overrideLogger(['error', 'warn']);
@@ -55,6 +62,8 @@ export async function startTestGateway(
     CITYGATE_DATA_DIR: dataDir,
     CITYGATE_DEMO_ROOMS: String(opts.rooms ?? 3000),
     ...(opts.postgresUrl ? { DATABASE_URL: opts.postgresUrl } : {}),
+    // Tests that are not about rate limits are not limited; those that are set their own.
+    CITYGATE_RATE_LIMITS: NO_RATE_LIMITS,
     ...opts.env,
   });
   let db: Db;
@@ -62,7 +71,7 @@ export async function startTestGateway(
   else db = await PgliteDb.open(null);
   await migrate(db);
   const gw = await buildGateway(config, { db, ...opts.overrides });
-  const app = await createApp(gw, { logger: false });
+  const app = await createApp(gw, { logger: false, ...opts.app });
   const fastify = app.getHttpAdapter().getInstance();
   return {
     gw,
@@ -76,6 +85,7 @@ export async function startTestGateway(
         url: '/graphql',
         headers,
         payload: JSON.stringify({ query, variables }),
+        ...(auth.remoteAddress ? { remoteAddress: auth.remoteAddress } : {}),
       });
       return { status: res.statusCode, body: JSON.parse(res.body) as GqlResult['body'], raw: res.body };
     },
