@@ -20,6 +20,7 @@ import { DataService } from './query/data.service.js';
 import { EncryptedColumnsService } from './encrypted/encrypted-columns.service.js';
 import { DB } from './store/db.port.js';
 import { RESOLVERS } from './graphql/schema.js';
+import { registerConsole } from './console/console.static.js';
 
 export interface AppOptions {
   /** Where to write the generated schema (schema.gql); false keeps it in memory. */
@@ -86,6 +87,7 @@ export async function createApp(gw: Gateway, opts: AppOptions = {}): Promise<Nes
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(gw, opts), adapter, {
     logger: opts.logger ? ['error', 'warn', 'log'] : ['error'],
   });
+  registerConsole(app, gw.config.consoleDir);
   await app.init();
   return app;
 }
