@@ -38,11 +38,14 @@ GraphQL is served at <code>/graphql</code> all the same.</p>`;
  */
 export function registerConsole(app: NestFastifyApplication, dir: string): void {
   const fastify = app.getHttpAdapter().getInstance();
+  // Every answer under /console carries the policy: files, 404s and the not-built page alike.
+  fastify.addHook('onSend', async (request, reply, payload) => {
+    if (request.url === '/console' || request.url.startsWith('/console/')) reply.headers(SECURITY_HEADERS);
+    return payload;
+  });
   fastify.get('/console', (_req, reply) => reply.redirect('/console/', 301));
   if (!fs.existsSync(path.join(dir, 'index.html'))) {
-    fastify.get('/console/*', (_req, reply) =>
-      reply.code(503).headers(SECURITY_HEADERS).type('text/html; charset=utf-8').send(NOT_BUILT),
-    );
+    fastify.get('/console/*', (_req, reply) => reply.code(503).type('text/html; charset=utf-8').send(NOT_BUILT));
     return;
   }
   app.useStaticAssets({
@@ -51,8 +54,5 @@ export function registerConsole(app: NestFastifyApplication, dir: string): void 
     index: ['index.html'],
     wildcard: true,
     dotfiles: 'deny',
-    setHeaders: (res) => {
-      for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
-    },
   });
 }

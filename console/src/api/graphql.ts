@@ -57,7 +57,9 @@ export async function gql<T>(
   try {
     body = (await res.json()) as typeof body;
   } catch {
-    body = { errors: [{ message: `The gateway answered ${res.status} without JSON.`, extensions: { code: 'INTERNAL' } }] };
+    body = {
+      errors: [{ message: `The gateway answered ${res.status} without JSON.`, extensions: { code: 'INTERNAL' } }],
+    };
   }
   return {
     data: body.data ?? null,

@@ -5,7 +5,8 @@ export interface Me {
   sub: string;
   org: string | null;
   roles: string[];
-  via: 'anonymous' | 'api-key' | 'jwt' | string;
+  /** anonymous, api-key or jwt */
+  via: string;
 }
 
 export type Effect = 'allow' | 'mask' | 'generalise' | 'aggregate_only' | 'deny';

@@ -22,9 +22,7 @@ export function Refusal({ error }: { error: unknown }) {
       <strong class="refusal-code">{code}</strong> <span class="refusal-message">{message}</span>
       <div class="refusal-hint">{CODE_HINTS[code] ?? ''}</div>
       {receipts.length > 0 && (
-        <div class="muted">
-          The refusal itself was logged: receipt {receipts.map((r) => `#${r.index}`).join(', ')}.
-        </div>
+        <div class="muted">The refusal itself was logged: receipt {receipts.map((r) => `#${r.index}`).join(', ')}.</div>
       )}
     </div>
   );

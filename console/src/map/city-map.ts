@@ -80,7 +80,7 @@ export function createCityMap(container: HTMLElement): maplibregl.Map {
 }
 
 export function setSource(map: maplibregl.Map, id: string, data: FeatureCollection): void {
-  (map.getSource(id) as GeoJSONSource | undefined)?.setData(data);
+  void map.getSource<GeoJSONSource>(id)?.setData(data);
 }
 
 function eachPosition(g: Geometry, fn: (p: Position) => void): void {

@@ -71,7 +71,11 @@ export function AuditPage() {
     setError(null);
     try {
       const r = await gqlOrThrow<{ auditTrailCsv: string }>(credential, CSV, { f: toInput(filter) });
-      downloadText(`audit-trail-${new Date().toISOString().slice(0, 19).replaceAll(':', '')}.csv`, r.data.auditTrailCsv, 'text/csv');
+      downloadText(
+        `audit-trail-${new Date().toISOString().slice(0, 19).replaceAll(':', '')}.csv`,
+        r.data.auditTrailCsv,
+        'text/csv',
+      );
     } catch (e) {
       setError(e);
     } finally {
@@ -110,7 +114,11 @@ export function AuditPage() {
             {input('purpose', 'Purpose')}
             <label>
               Tier{' '}
-              <select name="tier" value={filter.tier ?? ''} onChange={(e) => setFilter({ ...filter, tier: (e.target as HTMLSelectElement).value })}>
+              <select
+                name="tier"
+                value={filter.tier ?? ''}
+                onChange={(e) => setFilter({ ...filter, tier: (e.target as HTMLSelectElement).value })}
+              >
                 <option value="">any</option>
                 {['public', 'department', 'granted', 'owner', 'auditor'].map((t) => (
                   <option key={t} value={t}>
@@ -196,13 +204,23 @@ export function AuditPage() {
               </tbody>
             </table>
             <div class="row">
-              <button type="button" class="secondary" disabled={offset === 0} onClick={() => void search(Math.max(0, offset - PAGE))}>
+              <button
+                type="button"
+                class="secondary"
+                disabled={offset === 0}
+                onClick={() => void search(Math.max(0, offset - PAGE))}
+              >
                 Newer
               </button>
               <span class="muted">
                 entries {offset + 1}–{offset + entries.length}
               </span>
-              <button type="button" class="secondary" disabled={entries.length < PAGE} onClick={() => void search(offset + PAGE)}>
+              <button
+                type="button"
+                class="secondary"
+                disabled={entries.length < PAGE}
+                onClick={() => void search(offset + PAGE)}
+              >
                 Older
               </button>
             </div>
@@ -218,7 +236,9 @@ export function AuditPage() {
               name="burst"
               min={1}
               value={thresholds.burst}
-              onInput={(e) => setThresholds({ ...thresholds, burst: Number((e.target as HTMLInputElement).value) || 1 })}
+              onInput={(e) =>
+                setThresholds({ ...thresholds, burst: Number((e.target as HTMLInputElement).value) || 1 })
+              }
             />
           </label>
           <label>
@@ -228,7 +248,9 @@ export function AuditPage() {
               name="refusals"
               min={1}
               value={thresholds.refusals}
-              onInput={(e) => setThresholds({ ...thresholds, refusals: Number((e.target as HTMLInputElement).value) || 1 })}
+              onInput={(e) =>
+                setThresholds({ ...thresholds, refusals: Number((e.target as HTMLInputElement).value) || 1 })
+              }
             />
           </label>
           <button type="button" onClick={() => void loadFlags()}>

@@ -26,8 +26,8 @@ export function CataloguePage() {
     <div>
       <h1>Catalogue</h1>
       <p class="muted">
-        Every dataset is listed; closed ones as metadata only. The access line is what the policy lets you do without
-        a purpose (a grant may allow more for its purpose).
+        Every dataset is listed; closed ones as metadata only. The access line is what the policy lets you do without a
+        purpose (a grant may allow more for its purpose).
       </p>
       <div class="datasets">
         {datasets.map((d) => (
@@ -47,7 +47,8 @@ export function CataloguePage() {
             </p>
             <div class="access" data-testid="access">
               <strong>Your access</strong> (tier <code>{d.access.tier}</code>): records{' '}
-              {d.access.records ? 'yes' : 'no'}, aggregates {d.access.aggregates ? `yes (k ≥ ${d.access.minCell})` : 'no'}
+              {d.access.records ? 'yes' : 'no'}, aggregates{' '}
+              {d.access.aggregates ? `yes (k ≥ ${d.access.minCell})` : 'no'}
               {d.access.note ? <div class="muted">{d.access.note}</div> : null}
             </div>
             <details>

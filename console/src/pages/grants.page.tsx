@@ -13,12 +13,12 @@ export function GrantsPage() {
     <Section title="Apply for a grant" id="grants-placeholder">
       <p data-testid="placeholder">
         Grant applications are not available on this gateway yet. When they are, this page will let your department
-        apply for conditional data (dataset, fields, purpose, extent and period) and follow each application until
-        the owning department approves or rejects it.
+        apply for conditional data (dataset, fields, purpose, extent and period) and follow each application until the
+        owning department approves or rejects it.
       </p>
       <p class="muted">
-        Today, grants are set up by the data authority; the catalogue shows what you may read without one, and the
-        query page tells you when a request needs a grant.
+        Today, grants are set up by the data authority; the catalogue shows what you may read without one, and the query
+        page tells you when a request needs a grant.
       </p>
     </Section>
   );

@@ -300,7 +300,11 @@ function Legend({ choropleth }: { choropleth: Choropleth | null }) {
       <div class="legend-title">Records per unit</div>
       {breaks.map((b, i) => (
         <div class="legend-row" key={b}>
-          <span class="swatch" data-color={CLASS_COLORS[i]} ref={(el) => el?.style.setProperty('background', CLASS_COLORS[i]!)} />
+          <span
+            class="swatch"
+            data-color={CLASS_COLORS[i]}
+            ref={(el) => el?.style.setProperty('background', CLASS_COLORS[i]!)}
+          />
           {i + 1 < breaks.length ? `${b} – ${breaks[i + 1]! - 1}` : `${b} or more`}
         </div>
       ))}

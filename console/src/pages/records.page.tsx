@@ -137,7 +137,7 @@ export function RecordsPage({ params }: { params: URLSearchParams }) {
         </div>
         {dataset && (
           <fieldset>
-            <legend>Fields</legend>
+            <legend>Fields (their effect without a purpose; a grant may allow more)</legend>
             {dataset.fields.map((f) => {
               const effect = dataset.access.fields.find((a) => a.field === f.name)?.records ?? 'deny';
               return (

@@ -114,8 +114,8 @@ export function UsagePage() {
       </Section>
       <Section title="Who used them, when and why">
         <p class="muted">
-          Read from the provenance log: every request about your datasets, released or refused, with the requester,
-          the purpose they gave and the fields they asked for. Each line links to its receipt, which you can verify.
+          Read from the provenance log: every request about your datasets, released or refused, with the requester, the
+          purpose they gave and the fields they asked for. Each line links to its receipt, which you can verify.
         </p>
         <div class="row">
           <label>

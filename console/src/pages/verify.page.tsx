@@ -60,9 +60,9 @@ export function VerifyPage({ params }: { params: URLSearchParams }) {
       <h1>Verify a receipt</h1>
       <p class="muted">
         A receipt proves that a decision was written to the provenance log before anything was released. This page
-        checks it here in your browser: the leaf hash of the record (SHA-256 over RFC 8785 canonical JSON), the
-        RFC 9162 inclusion proof up to the signed root, and the Ed25519 signature of the tree head. Paste a bundle
-        you were given, or fetch one you may read (your own requests; your datasets as an owner; any as an auditor).
+        checks it here in your browser: the leaf hash of the record (SHA-256 over RFC 8785 canonical JSON), the RFC 9162
+        inclusion proof up to the signed root, and the Ed25519 signature of the tree head. Paste a bundle you were
+        given, or fetch one you may read (your own requests; your datasets as an owner; any as an auditor).
       </p>
       {error !== null && <Refusal error={error} />}
       <Section title="Bundle">

@@ -231,7 +231,8 @@ export async function verifyReceiptBundle(bundleText: string, publicKeyPem: stri
         throw new StepFailure('the tree head has an invalid rootHash');
       if (typeof h.signature !== 'string' || !B64_SIG.test(h.signature))
         throw new StepFailure('the tree head has no valid signature');
-      if (h.logId !== logId) throw new StepFailure('the tree head belongs to another log (logId does not match the key)');
+      if (h.logId !== logId)
+        throw new StepFailure('the tree head belongs to another log (logId does not match the key)');
       const message = new TextEncoder().encode(
         canonicalJson({ logId: h.logId, treeSize: h.treeSize, rootHash: h.rootHash, timestamp: h.timestamp }),
       );
@@ -284,7 +285,9 @@ export async function verifyReceiptBundle(bundleText: string, publicKeyPem: stri
       (hashes as string[]).map(fromHex),
     );
     if (!root || toHex(root) !== bundle.treeHead.rootHash)
-      throw new StepFailure('the inclusion proof does not lead to the signed root: the record is not in this log');
+      throw new StepFailure(
+        'the inclusion proof does not lead to the signed root: the record is not in this log at that index',
+      );
     return `${hashes.length} proof hashes lead to root ${toHex(root).slice(0, 16)}…`;
   });
   return done();
