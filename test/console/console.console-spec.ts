@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -279,5 +280,27 @@ describe('the web console, persona by persona', () => {
     assert.deepEqual(outside, [], 'no request left the gateway origin');
     assert.deepEqual(cspViolations, [], 'no Content-Security-Policy violation');
     assert.deepEqual(pageErrors, [], 'no uncaught page error');
+  });
+});
+
+describe('a gateway whose console was not built', () => {
+  it('says how to build it, under the same policy, and still serves GraphQL', async () => {
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'citygate-no-console-'));
+    const t = await startTestGateway({ env: { CITYGATE_CONSOLE_DIR: empty, CITYGATE_DEMO: 'false' } });
+    try {
+      const fastify = t.app.getHttpAdapter().getInstance();
+      const page = await fastify.inject({ method: 'GET', url: '/console/' });
+      assert.equal(page.statusCode, 503);
+      assert.match(page.body, /npm run console:build/);
+      assert.match(String(page.headers['content-security-policy']), /default-src 'none'/);
+      const bare = await fastify.inject({ method: 'GET', url: '/console' });
+      assert.equal(bare.statusCode, 301);
+      assert.equal(bare.headers.location, '/console/');
+      const me = await t.gql('{ me { via } }');
+      assert.equal((me.body.data!.me as { via: string }).via, 'anonymous');
+    } finally {
+      await t.close();
+      fs.rmSync(empty, { recursive: true, force: true });
+    }
   });
 });

@@ -232,7 +232,7 @@ export async function verifyReceiptBundle(bundleText: string, publicKeyPem: stri
       if (typeof h.signature !== 'string' || !B64_SIG.test(h.signature))
         throw new StepFailure('the tree head has no valid signature');
       if (h.logId !== logId)
-        throw new StepFailure('the tree head belongs to another log (logId does not match the key)');
+        throw new StepFailure('the tree head belongs to another log (logId does not match the public key)');
       const message = new TextEncoder().encode(
         canonicalJson({ logId: h.logId, treeSize: h.treeSize, rootHash: h.rootHash, timestamp: h.timestamp }),
       );
