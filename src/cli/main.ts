@@ -44,6 +44,7 @@ program
     await app.listen(cfg.port, cfg.host);
     const url = `http://${cfg.host}:${cfg.port}/graphql`;
     console.log(`\nCityGate is listening on ${url}`);
+    console.log(`Web console: http://${cfg.host}:${cfg.port}/console/`);
     if (gw.identity.localIssuer) {
       console.log('Mint a demo token:  npm run citygate -- token --org planning-bureau --role analyst');
     }
