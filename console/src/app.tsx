@@ -10,6 +10,7 @@ import { GrantsPage } from './pages/grants.page.js';
 import { JobsPage } from './pages/jobs.page.js';
 import { MapPage } from './pages/map.page.js';
 import { RecordsPage } from './pages/records.page.js';
+import { ReviewPage } from './pages/review.page.js';
 import { UsagePage } from './pages/usage.page.js';
 import { VerifyPage } from './pages/verify.page.js';
 import { href, useRoute } from './router.js';
@@ -31,6 +32,8 @@ const NAV: NavItem[] = [
   { page: 'grants', label: 'Apply for a grant', show: can.department },
   { page: 'jobs', label: 'Sandbox jobs', show: can.department },
   { page: 'usage', label: 'Use of my data', show: can.owner },
+  // Marked place: wired once grant applications and sandbox releases can be reviewed.
+  { page: 'review', label: 'Applications and releases', show: can.owner },
   { page: 'audit', label: 'Audit trail', show: can.auditor },
   { page: 'verify', label: 'Verify a receipt', show: () => true },
 ];
@@ -102,6 +105,8 @@ function Page({ page, params }: { page: string; params: URLSearchParams }) {
       return <JobsPage />;
     case 'usage':
       return <UsagePage />;
+    case 'review':
+      return <ReviewPage />;
     case 'audit':
       return <AuditPage />;
     case 'verify':

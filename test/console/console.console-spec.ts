@@ -198,6 +198,9 @@ describe('the web console, persona by persona', () => {
     assert.match(rows, /residents-per-room/);
     assert.match(rows, /refused · FORBIDDEN/);
     await shot('owner-usage');
+
+    await page.click('[data-nav=review]');
+    assert.match(await page.locator('[data-testid=placeholder]').innerText(), /not available on this gateway yet/);
   });
 
   it('auditor: trail search, a flag, CSV export, a receipt verified and a tampered one failing', async () => {

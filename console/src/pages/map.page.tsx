@@ -267,7 +267,10 @@ export function MapPage({ params }: { params: URLSearchParams }) {
             <tbody>
               {cells.slice(0, 200).map((c) => (
                 <tr key={c.key} data-suppressed={c.suppressed ? 'true' : 'false'}>
-                  <td>{c.label ?? c.key}</td>
+                  <td>
+                    {choropleth.units.get(c.key)?.name ?? c.label ?? c.key}{' '}
+                    <span class="muted">{choropleth.units.get(c.key)?.nameZh ?? ''}</span>
+                  </td>
                   <td>{c.suppressed ? <span class="suppressed">suppressed</span> : c.count}</td>
                 </tr>
               ))}
