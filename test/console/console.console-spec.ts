@@ -117,6 +117,18 @@ describe('the web console, persona by persona', () => {
     assert.doesNotMatch(html, /https?:\/\//, 'no external reference');
   });
 
+  it('a bad credential is refused at sign-in, and the refusal says why', async () => {
+    await signIn(null);
+    await page.click('text=Sign out');
+    const forged = (await t.token('data-bureau', ['auditor'])).replace(/\.[^.]+$/, '.AAAA');
+    await page.fill('#credential', forged);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('.refusal[data-code=UNAUTHENTICATED]');
+    assert.match(await page.locator('.refusal').innerText(), /sign in again/);
+    assert.equal(await page.locator('[data-testid=whoami]').count(), 0, 'not signed in');
+    await shot('sign-in-refused');
+  });
+
   it('public: the catalogue, a dataset on the map and a choropleth with suppressed cells', async () => {
     await signIn(null);
     await page.waitForSelector('[data-dataset=residents-per-room]');
@@ -231,6 +243,22 @@ describe('the web console, persona by persona', () => {
     assert.match(download.suggestedFilename(), /^audit-trail-.*\.csv$/);
     assert.ok(csv.split('\n').length > 2 && csv.includes('planning-bureau'));
     assert.ok(!csv.includes('prober@transport'), 'the export honours the filter');
+
+    await page.fill('input[name=report-dataset]', 'residents-per-room');
+    await page.click('button:text("Report")');
+    await page.waitForSelector('[data-testid=report]');
+    assert.match(await page.locator('[data-testid=report]').innerText(), /planning-bureau\turban-planning\treleased/);
+    const touched = await t.gql(
+      '{ records(dataset: "residents-per-room", fields: ["tenure"], purpose: urban_planning, first: 1) { items { grainId } } }',
+      {},
+      { token: await t.token('planning-bureau', ['analyst'], { sub: 'toucher@planning-bureau' }) },
+    );
+    const grain = (touched.body.data!.records as { items: { grainId: string }[] }).items[0]!.grainId;
+    await page.fill('input[name=grain]', grain);
+    await page.click('button:text("Look up")');
+    await page.waitForSelector('[data-testid=grain]');
+    assert.match(await page.locator('[data-testid=grain]').innerText(), /toucher@planning-bureau/);
+    await shot('auditor-report-and-grain');
 
     const index = await page.locator('[data-testid=trail] tr[data-index]').first().getAttribute('data-index');
     await page.click(`[data-testid=trail] tr[data-index="${index}"] a`);

@@ -11,6 +11,17 @@ const TRAIL = `query($f: TrailFilterInput, $first: Int!, $offset: Int!) {
 const FLAGS = `query($burst: Int!, $refusals: Int!) {
   auditFlags(burstPerMinute: $burst, refusals: $refusals) { kind sub org dataset at count detail index } }`;
 const CSV = 'query($f: TrailFilterInput) { auditTrailCsv(filter: $f) }';
+const GRAIN = `query($grain: ID!) { grainAccess(grain: $grain, first: 50) { index at sub org dataset mode purpose released } }`;
+const REPORT = `query($dataset: ID!) { accessReport(dataset: $dataset) { org purpose released requests rows } }`;
+
+interface ReportLine {
+  org: string | null;
+  purpose: string | null;
+  released: boolean;
+  requests: number;
+  rows: number;
+}
+type GrainEntry = Pick<TrailEntry, 'index' | 'at' | 'sub' | 'org' | 'dataset' | 'mode' | 'purpose' | 'released'>;
 const PAGE = 20;
 
 type Filter = Partial<Record<'sub' | 'org' | 'dataset' | 'purpose' | 'tier' | 'released' | 'from' | 'to', string>>;
@@ -36,6 +47,35 @@ export function AuditPage() {
   const [thresholds, setThresholds] = useState({ burst: 60, refusals: 5 });
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState<string | null>(null);
+  const [grain, setGrain] = useState('');
+  const [grainEntries, setGrainEntries] = useState<GrainEntry[] | null>(null);
+  const [reportDataset, setReportDataset] = useState('');
+  const [report, setReport] = useState<ReportLine[] | null>(null);
+
+  /** Runs one auditor query with a progress line and the refusal shown when it fails. */
+  const guarded = async (label: string, body: () => Promise<void>) => {
+    setBusy(label);
+    setError(null);
+    try {
+      await body();
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(null);
+    }
+  };
+  const touched = () =>
+    guarded('Looking up the grain…', async () => {
+      const r = await gqlOrThrow<{ grainAccess: GrainEntry[] }>(credential, GRAIN, { grain: grain.trim() });
+      setGrainEntries(r.data.grainAccess);
+    });
+  const loadReport = () =>
+    guarded('Building the report…', async () => {
+      const r = await gqlOrThrow<{ accessReport: ReportLine[] }>(credential, REPORT, {
+        dataset: reportDataset.trim(),
+      });
+      setReport(r.data.accessReport);
+    });
 
   const search = async (at: number) => {
     setBusy('Searching the trail…');
@@ -295,6 +335,106 @@ export function AuditPage() {
                       </>
                     )}
                   </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </Section>
+      <Section title="Access report of a dataset">
+        <form
+          class="row"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void loadReport();
+          }}
+        >
+          <label>
+            Dataset{' '}
+            <input
+              type="text"
+              name="report-dataset"
+              value={reportDataset}
+              onInput={(e) => setReportDataset((e.target as HTMLInputElement).value)}
+            />
+          </label>
+          <button type="submit" disabled={!reportDataset.trim()}>
+            Report
+          </button>
+        </form>
+        {report && (
+          <table data-testid="report">
+            <thead>
+              <tr>
+                <th>organisation</th>
+                <th>purpose</th>
+                <th>outcome</th>
+                <th>requests</th>
+                <th>rows</th>
+              </tr>
+            </thead>
+            <tbody>
+              {report.length === 0 && (
+                <tr>
+                  <td colSpan={5}>No request to this dataset.</td>
+                </tr>
+              )}
+              {report.map((l, i) => (
+                <tr key={i}>
+                  <td>{l.org ?? 'public'}</td>
+                  <td>{l.purpose ?? <span class="muted">none</span>}</td>
+                  <td>{l.released ? 'released' : 'refused'}</td>
+                  <td>{l.requests}</td>
+                  <td>{l.rows}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </Section>
+      <Section title="Who touched a space grain">
+        <form
+          class="row"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void touched();
+          }}
+        >
+          <label>
+            Grain id{' '}
+            <input
+              type="text"
+              name="grain"
+              placeholder="room:310101002001-0001-01-01"
+              value={grain}
+              onInput={(e) => setGrain((e.target as HTMLInputElement).value)}
+            />
+          </label>
+          <button type="submit" disabled={!grain.trim()}>
+            Look up
+          </button>
+        </form>
+        {grainEntries && (
+          <table data-testid="grain">
+            <tbody>
+              {grainEntries.length === 0 && (
+                <tr>
+                  <td>No release touched this grain.</td>
+                </tr>
+              )}
+              {grainEntries.map((e) => (
+                <tr key={e.index}>
+                  <td>
+                    <a href={href('verify', { index: String(e.index) })}>{e.index}</a>
+                  </td>
+                  <td>{new Date(e.at).toLocaleString()}</td>
+                  <td>
+                    {e.sub} <span class="muted">{e.org ?? 'public'}</span>
+                  </td>
+                  <td>
+                    {e.dataset} <span class="muted">({e.mode})</span>
+                  </td>
+                  <td>{e.purpose ?? <span class="muted">no purpose</span>}</td>
                 </tr>
               ))}
             </tbody>
