@@ -2,7 +2,18 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'var/**', 'chaincode/**', 'sandbox/**', 'policies/**', '*.config.js'] },
+  {
+    ignores: [
+      'dist/**',
+      'console/dist/**',
+      'node_modules/**',
+      'var/**',
+      'chaincode/**',
+      'sandbox/**',
+      'policies/**',
+      '*.config.js',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

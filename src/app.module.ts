@@ -31,6 +31,7 @@ import { GatewayMetrics } from './ops/metrics.js';
 import { OpsController } from './ops/ops.controller.js';
 import { Readiness } from './ops/readiness.js';
 import { installRequestLog, type RequestLogLine } from './ops/request-log.js';
+import { registerConsole } from './console/console.static.js';
 
 export interface AppOptions {
   /** Where to write the generated schema (schema.gql); false keeps it in memory. */
@@ -114,6 +115,7 @@ export async function createApp(gw: Gateway, opts: AppOptions = {}): Promise<Nes
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(gw, opts), adapter, {
     logger: opts.logger ? ['error', 'warn', 'log'] : ['error'],
   });
+  registerConsole(app, gw.config.consoleDir);
   await app.init();
   return app;
 }

@@ -49,6 +49,7 @@ program
     const bound = app.getHttpServer().address();
     const url = `http://${cfg.host}:${typeof bound === 'object' && bound ? bound.port : cfg.port}/graphql`;
     console.log(`\nCityGate is listening on ${url}`);
+    console.log(`Web console: http://${cfg.host}:${cfg.port}/console/`);
     if (gw.identity.localIssuer) {
       console.log('Mint a demo token:  npm run citygate -- token --org planning-bureau --role analyst');
     }

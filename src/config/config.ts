@@ -33,6 +33,8 @@ const schema = z.object({
   CITYGATE_DEMO_ROOMS: int(100, 20_000_000).default(100_000),
   /** Seed of the demo city generator (same seed, same city). */
   CITYGATE_DEMO_SEED: z.string().min(1).default('shanghai'),
+  /** The built web console (vite output) served under /console/. Default console/dist in the repository. */
+  CITYGATE_CONSOLE_DIR: z.string().min(1).optional(),
   /** Compiled policy bundle (wasm). Default policies/build/policy.wasm in the repository. */
   CITYGATE_POLICY_WASM: z.string().min(1).optional(),
   /** Per-request deadline in milliseconds. */
@@ -109,6 +111,8 @@ export interface Config {
   jwtAudience: string;
   demo: { enabled: boolean; rooms: number; seed: string };
   policyWasmPath: string;
+  /** Directory of the built web console. */
+  consoleDir: string;
   requestTimeoutMs: number;
   bodyLimitBytes: number;
   maxPageSize: number;
@@ -161,6 +165,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jwtAudience: c.CITYGATE_JWT_AUDIENCE,
     demo: { enabled: c.CITYGATE_DEMO, rooms: c.CITYGATE_DEMO_ROOMS, seed: c.CITYGATE_DEMO_SEED },
     policyWasmPath: path.resolve(c.CITYGATE_POLICY_WASM ?? path.join(REPO_ROOT, 'policies/build/policy.wasm')),
+    consoleDir: path.resolve(c.CITYGATE_CONSOLE_DIR ?? path.join(REPO_ROOT, 'console/dist')),
     requestTimeoutMs: c.CITYGATE_REQUEST_TIMEOUT_MS,
     bodyLimitBytes: c.CITYGATE_BODY_LIMIT_BYTES,
     maxPageSize: c.CITYGATE_MAX_PAGE_SIZE,

@@ -48,6 +48,7 @@ function makeConfig(overrides: Partial<Config> = {}): Config {
     jwtAudience: AUD,
     demo: { enabled: false, rooms: 100, seed: 'test' },
     policyWasmPath: '/nonexistent/policy.wasm',
+    consoleDir: '/nonexistent/console',
     requestTimeoutMs: 10_000,
     bodyLimitBytes: 1024 * 1024,
     maxPageSize: 1000,
