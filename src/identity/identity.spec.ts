@@ -52,6 +52,17 @@ function makeConfig(overrides: Partial<Config> = {}): Config {
     bodyLimitBytes: 1024 * 1024,
     maxPageSize: 1000,
     ledger: 'embedded',
+    jobs: {
+      workers: 1,
+      concurrency: 1,
+      cpuMs: 1000,
+      wallMs: 2000,
+      memoryMb: 64,
+      maxRows: 1000,
+      dummyRows: 100,
+      leaseMs: 30_000,
+      pollMs: 1000,
+    },
     logLevel: 'error',
     ...overrides,
   };
