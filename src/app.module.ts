@@ -20,6 +20,7 @@ import { DataService } from './query/data.service.js';
 import { EncryptedColumnsService } from './encrypted/encrypted-columns.service.js';
 import { DB } from './store/db.port.js';
 import { RESOLVERS } from './graphql/schema.js';
+import { JobsModule } from './jobs/jobs.module.js';
 
 export interface AppOptions {
   /** Where to write the generated schema (schema.gql); false keeps it in memory. */
@@ -52,6 +53,7 @@ export class AppModule {
           hooks: gatewayHooks(gw.identity, config.maxPageSize) as unknown as MercuriusDriverConfig['hooks'],
           errorFormatter: formatErrors as unknown as MercuriusDriverConfig['errorFormatter'],
         }),
+        JobsModule.register(gw.jobs),
       ],
       controllers: [HttpController],
       providers: [

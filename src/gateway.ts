@@ -19,6 +19,11 @@ import { DataService } from './query/data.service.js';
 import { EncryptedColumnsService } from './encrypted/encrypted-columns.service.js';
 import { Masker } from './query/masking.js';
 import { QueryEngine } from './query/query-engine.js';
+import { DifferencingAuditor } from './jobs/disclosure/differencing-auditor.js';
+import { PgReleaseHistory } from './jobs/disclosure/pg-release-history.adapter.js';
+import { JobsRepository } from './jobs/jobs.repository.js';
+import { JobsService } from './jobs/jobs.service.js';
+import { SandboxPoolRunner } from './jobs/sandbox-pool.adapter.js';
 import { isDemoSeeded, seedDemoCity } from './spatial/demo-city.seeder.js';
 import { progressBar } from './spatial/progress.js';
 import { openDb } from './store/db.factory.js';
@@ -39,6 +44,7 @@ export interface Gateway {
   data: DataService;
   encrypted: EncryptedColumnsService;
   identity: IdentityService;
+  jobs: JobsService;
   close(): Promise<void>;
 }
 
@@ -89,6 +95,23 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
   const data = new DataService(access, queryEngine, recorder);
   const encrypted = new EncryptedColumnsService(db, catalogue, access, recorder);
   const identity = await IdentityService.create(config, db);
+  const jobs = new JobsService({
+    db,
+    repo: new JobsRepository(db),
+    catalogue,
+    access,
+    queryEngine,
+    recorder,
+    auditor: new DifferencingAuditor(new PgReleaseHistory(db)),
+    sandbox: new SandboxPoolRunner({
+      workers: config.jobs.workers,
+      cpuMs: config.jobs.cpuMs,
+      wallMs: config.jobs.wallMs,
+      memoryMb: config.jobs.memoryMb,
+    }),
+    config: config.jobs,
+  });
+  await jobs.start();
   return {
     config,
     db,
@@ -103,7 +126,9 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
     data,
     encrypted,
     identity,
+    jobs,
     close: async () => {
+      await jobs.stop();
       await encrypted.close();
       await provenance.close();
       if (!overrides.db) await db.close();

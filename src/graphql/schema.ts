@@ -8,6 +8,7 @@ import { MeResolver } from '../identity/me.resolver.js';
 import { RecordsResolver } from '../query/records.resolver.js';
 import { UnitsResolver } from '../spatial/units.resolver.js';
 import { EncryptedResolver } from '../encrypted/encrypted.resolver.js';
+import { JobsResolver } from '../jobs/jobs.resolver.js';
 
 export const RESOLVERS = [
   MeResolver,
@@ -17,6 +18,7 @@ export const RESOLVERS = [
   AuditResolver,
   LedgerResolver,
   EncryptedResolver,
+  JobsResolver,
 ];
 
 /** The schema SDL, generated from the code-first resolvers without starting the gateway (schema.gql). */

@@ -1,0 +1,189 @@
+/**
+ * Disclosure control of a real run's output, before anything is released (DESIGN.md §7): every table passes
+ * `checkTable` (ACRO defaults; record-level output refused), and the units behind each released cell are
+ * established for the differencing audit. Units come from the gateway when it can compute them (the table's keys
+ * are input columns and each cell's count is its whole group), otherwise from the job's `units`, which must name
+ * input records and match the counts. A table whose cells cannot be tied to units is refused: it cannot be audited.
+ *
+ * Conventions of an output table (docs/sandbox-jobs.md): a `count` column (records per cell); key columns are the
+ * columns whose cells are text (or true/false); other numeric columns are magnitudes and need `contributors`; a
+ * key cell `Total` marks a margin row.
+ */
+import type { ColumnarInput } from '../query/query-engine.js';
+import type { AuditedCell } from './disclosure/release-history.port.js';
+import type { AggregateTable, Cell, Refusal } from './disclosure/disclosure.types.js';
+import { checkTable } from './disclosure/table-check.js';
+import type { JobCheck, JobRefusal, JobTable } from './job.types.js';
+
+/** A table as the sandbox returns it (sandbox/src/protocol.ts OutputTable). */
+export interface SandboxTable {
+  name: string;
+  columns: string[];
+  rows: Cell[][];
+  contributors?: Record<string, number[][]>;
+  units?: string[][];
+}
+
+export type OutputVerdict =
+  | { ok: true; tables: JobTable[]; cells: AuditedCell[]; checks: JobCheck[]; rows: number }
+  | { ok: false; refusal: JobRefusal; checks: JobCheck[] };
+
+const COUNT = 'count';
+const MARGIN = 'Total';
+/** Hierarchy unit codes are groups, not record identifiers. */
+export const UNIT_CODE_COLUMNS = ['district_id', 'subdistrict_id', 'community_id', 'building_id'];
+
+export function inputColumn(input: ColumnarInput, name: string): readonly (Cell | undefined)[] | undefined {
+  if (name in input.hierarchy) return input.hierarchy[name as keyof ColumnarInput['hierarchy']];
+  return input.fields[name];
+}
+
+/** Key columns: every column but the count whose cells are text, true/false or null. */
+export function keyColumns(t: SandboxTable): string[] {
+  return t.columns.filter(
+    (c, i) =>
+      c !== COUNT && t.rows.every((r) => r[i] === null || typeof r[i] === 'string' || typeof r[i] === 'boolean'),
+  );
+}
+
+export function checkOutput(tables: readonly SandboxTable[], input: ColumnarInput, minCell: number): OutputVerdict {
+  const checks: JobCheck[] = [];
+  const released: JobTable[] = [];
+  const cells: AuditedCell[] = [];
+  let rows = 0;
+  if (tables.length === 0) {
+    return refuse(checks, { rule: 'invalid-table', reason: 'the job returned no table', table: null, cells: [] });
+  }
+  for (const t of tables) {
+    const keys = keyColumns(t);
+    const result = checkTable(t as AggregateTable, {
+      keys,
+      count: COUNT,
+      threshold: Math.max(10, minCell),
+      allowIdColumns: UNIT_CODE_COLUMNS,
+      totalMarker: MARGIN,
+    });
+    if (result.status === 'refused' || result.table === undefined) {
+      const first = result.refusals[0];
+      checks.push({ check: `disclosure:${t.name}`, verdict: 'refused', detail: first?.rule ?? 'refused' });
+      return refuse(checks, {
+        rule: first?.rule ?? 'invalid-table',
+        reason: first?.reason ?? 'the table failed disclosure control',
+        table: t.name,
+        cells: result.refusals.flatMap((r) => r.cells.map((c) => label(c.key, c.column))),
+      });
+    }
+    checks.push({
+      check: `disclosure:${t.name}`,
+      verdict: result.status === 'suppressed' ? 'suppressed' : 'passed',
+      detail: `${result.suppressions.length} cell(s) suppressed (threshold ${Math.max(10, minCell)}, dominance, p-percent, secondary)`,
+    });
+    const units = unitsOf(t, keys, input);
+    if (!units.ok) {
+      checks.push({ check: `units:${t.name}`, verdict: 'refused', detail: units.reason });
+      return refuse(checks, { rule: units.rule, reason: units.reason, table: t.name, cells: units.cells });
+    }
+    const countAt = t.columns.indexOf(COUNT);
+    const releasedRows = new Set<number>();
+    result.table.rows.forEach((r, i) => {
+      if (r[countAt] !== null) releasedRows.add(i);
+    });
+    result.table.rows.forEach((r, i) => {
+      if (!releasedRows.has(i)) return;
+      cells.push({
+        cell: `${t.name}:${keys.map((k) => `${k}=${String(r[t.columns.indexOf(k)] ?? 'null')}`).join(',')}`,
+        units: units.units[i]!,
+      });
+    });
+    released.push({
+      name: t.name,
+      columns: result.table.columns,
+      rows: result.table.rows,
+      suppressed: result.suppressions.map((s) => ({ row: s.row, column: s.column, rule: s.rule })),
+    });
+    rows += result.table.rows.length;
+  }
+  return { ok: true, tables: released, cells, checks, rows };
+}
+
+function refuse(checks: JobCheck[], refusal: JobRefusal): OutputVerdict {
+  return { ok: false, refusal, checks };
+}
+
+function label(key: Record<string, Cell>, column: string): string {
+  const k = Object.entries(key)
+    .map(([name, v]) => `${name}=${String(v)}`)
+    .join(',');
+  return k.length > 0 ? `${k}:${column}` : column;
+}
+
+type Units = { ok: true; units: string[][] } | { ok: false; rule: Refusal['rule']; reason: string; cells: string[] };
+
+/** The record ids behind each row of a table, computed by the gateway or taken (checked) from the job. */
+export function unitsOf(t: SandboxTable, keys: readonly string[], input: ColumnarInput): Units {
+  const countAt = t.columns.indexOf(COUNT);
+  const keyAt = keys.map((k) => t.columns.indexOf(k));
+  const rowLabel = (r: number) => keys.map((k, i) => `${k}=${String(t.rows[r]?.[keyAt[i]!] ?? 'null')}`).join(',');
+  if (t.units !== undefined) {
+    const known = new Set(input.recordIds);
+    const bad: string[] = [];
+    t.units.forEach((u, r) => {
+      const count = t.rows[r]?.[countAt];
+      if (new Set(u).size !== u.length || u.some((id) => !known.has(id)) || u.length !== count) bad.push(rowLabel(r));
+    });
+    if (bad.length > 0) {
+      return {
+        ok: false,
+        rule: 'invalid-table',
+        reason: 'the units reported for a cell must be distinct input records, as many as its count',
+        cells: bad,
+      };
+    }
+    return { ok: true, units: t.units };
+  }
+  // The gateway's own units: records whose input columns equal the row's keys (a margin key matches any).
+  const cols = keys.map((k) => inputColumn(input, k));
+  if (keys.length === 0 || cols.some((c) => c === undefined)) {
+    return {
+      ok: false,
+      rule: 'differencing',
+      reason:
+        'the cells cannot be tied to input records for the differencing audit: group by input columns or report units',
+      cells: [],
+    };
+  }
+  // Group the input once by the full key; a margin row (a key cell `Total`) gathers every matching group.
+  const groups = new Map<string, { key: (Cell | undefined)[]; ids: string[] }>();
+  for (let i = 0; i < input.rowCount; i++) {
+    const key = cols.map((c) => c![i]);
+    const k = JSON.stringify(key);
+    const g = groups.get(k) ?? { key, ids: [] };
+    g.ids.push(input.recordIds[i]!);
+    groups.set(k, g);
+  }
+  const out: string[][] = [];
+  const mismatched: string[] = [];
+  t.rows.forEach((row, r) => {
+    const want = keyAt.map((at) => row[at]);
+    let ids: string[];
+    if (want.includes(MARGIN)) {
+      ids = [];
+      for (const g of groups.values()) {
+        if (want.every((w, k) => w === MARGIN || g.key[k] === w)) ids.push(...g.ids);
+      }
+    } else {
+      ids = groups.get(JSON.stringify(want))?.ids ?? [];
+    }
+    if (ids.length !== row[countAt]) mismatched.push(rowLabel(r));
+    out.push(ids);
+  });
+  if (mismatched.length > 0) {
+    return {
+      ok: false,
+      rule: 'differencing',
+      reason: 'a cell counts part of its group, so the gateway cannot tell which records it covers: report units',
+      cells: mismatched,
+    };
+  }
+  return { ok: true, units: out };
+}
