@@ -152,31 +152,33 @@ export function unitsOf(t: SandboxTable, keys: readonly string[], input: Columna
       cells: [],
     };
   }
-  // Group the input once by the full key; a margin row (a key cell `Total`) gathers every matching group.
-  const groups = new Map<string, { key: (Cell | undefined)[]; ids: string[] }>();
+  // Group the input once by the full key. A margin row (a key cell `Total`) is the union of the table's interior
+  // rows it sums: the margin of this table, not of the whole input.
+  const groups = new Map<string, string[]>();
   for (let i = 0; i < input.rowCount; i++) {
-    const key = cols.map((c) => c![i]);
-    const k = JSON.stringify(key);
-    const g = groups.get(k) ?? { key, ids: [] };
-    g.ids.push(input.recordIds[i]!);
-    groups.set(k, g);
+    const k = JSON.stringify(cols.map((c) => c![i] ?? null));
+    const g = groups.get(k);
+    if (g) g.push(input.recordIds[i]!);
+    else groups.set(k, [input.recordIds[i]!]);
   }
-  const out: string[][] = [];
-  const mismatched: string[] = [];
-  t.rows.forEach((row, r) => {
-    const want = keyAt.map((at) => row[at]);
-    let ids: string[];
-    if (want.includes(MARGIN)) {
-      ids = [];
-      for (const g of groups.values()) {
-        if (want.every((w, k) => w === MARGIN || g.key[k] === w)) ids.push(...g.ids);
-      }
-    } else {
-      ids = groups.get(JSON.stringify(want))?.ids ?? [];
+  const keysOf = (r: number) => keyAt.map((at) => t.rows[r]?.[at] ?? null);
+  const isMargin = (r: number) => keysOf(r).includes(MARGIN);
+  const interior = t.rows.map((_, r) => r).filter((r) => !isMargin(r));
+  const out: string[][] = t.rows.map((_, r) => (isMargin(r) ? [] : (groups.get(JSON.stringify(keysOf(r))) ?? [])));
+  t.rows.forEach((_, r) => {
+    if (!isMargin(r)) return;
+    const want = keysOf(r);
+    const ids = new Set<string>();
+    for (const i of interior) {
+      const key = keysOf(i);
+      if (want.every((w, k) => w === MARGIN || key[k] === w)) for (const id of out[i]!) ids.add(id);
     }
-    if (ids.length !== row[countAt]) mismatched.push(rowLabel(r));
-    out.push(ids);
+    out[r] = [...ids];
   });
+  const mismatched = t.rows
+    .map((_, r) => r)
+    .filter((r) => out[r]!.length !== t.rows[r]?.[countAt])
+    .map(rowLabel);
   if (mismatched.length > 0) {
     return {
       ok: false,

@@ -46,6 +46,8 @@ export async function startTestGateway(
     postgresUrl?: string;
     /** Share another instance's data directory (its log and issuer keys), as instances of one deployment do. */
     dataDir?: string;
+    /** Use this open store and leave it open on close (a restart of the gateway on the same data). */
+    db?: Db;
   } = {},
 ): Promise<TestGateway> {
   Logger.overrideLogger(['error', 'warn']);
@@ -58,7 +60,8 @@ export async function startTestGateway(
     ...opts.env,
   });
   let db: Db;
-  if (opts.postgresUrl) db = await PostgresDb.open(opts.postgresUrl);
+  if (opts.db) db = opts.db;
+  else if (opts.postgresUrl) db = await PostgresDb.open(opts.postgresUrl);
   else db = await PgliteDb.open(null);
   await migrate(db);
   const gw = await buildGateway(config, { db, ...opts.overrides });
@@ -91,7 +94,7 @@ export async function startTestGateway(
     async close() {
       await app.close();
       await gw.close();
-      await db.close();
+      if (!opts.db) await db.close();
       if (ownDir) fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
