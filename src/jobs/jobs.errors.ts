@@ -2,7 +2,7 @@
  * Errors of sandbox jobs: stable domain codes with fixed messages (the global formatter maps them). A job the
  * caller may not see is NOT_FOUND, exactly like one that does not exist.
  */
-import { DomainError, badInput, forbidden, notFound } from '../errors/domain.error.js';
+import { type DomainError, badInput, forbidden, notFound } from '../errors/domain.error.js';
 
 export const JobErrors = {
   notFound: (): DomainError => notFound('No such job.'),

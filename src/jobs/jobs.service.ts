@@ -38,7 +38,7 @@ import {
 } from './job.types.js';
 import { JobErrors } from './jobs.errors.js';
 import type { JobsRepository } from './jobs.repository.js';
-import { checkOutput, type SandboxTable } from './output-check.js';
+import { checkOutput } from './output-check.js';
 import type { SandboxJob, SandboxRunner } from './sandbox.port.js';
 
 const log = new Logger('Jobs');
@@ -307,9 +307,7 @@ export class JobsService {
     } catch (err) {
       if (this.stopping) return;
       const message = err instanceof DomainError ? err.message : 'internal error';
-      log.warn(
-        `job ${job.id}: ${err instanceof DomainError ? String(err.detail ?? err.message) : (err as Error).message}`,
-      );
+      log.warn(`job ${job.id}: ${(err as Error).message}`);
       await this.d.repo
         .transition(job.id, ['running'], 'failed', { error: message }, [`failed: ${message}`])
         .catch(() => undefined);
@@ -355,7 +353,7 @@ export class JobsService {
       ]);
       return;
     }
-    const verdict = checkOutput(result.tables as SandboxTable[], input, outcome.plan.decision.minCell);
+    const verdict = checkOutput(result.tables, input, outcome.plan.decision.minCell);
     if (!verdict.ok) {
       await this.d.repo.appendLog(job.id, [ran]);
       await this.refuse(job, dataset, outcome, verdict.refusal, verdict.checks, ['running'], null, input.rowCount);

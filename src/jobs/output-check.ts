@@ -11,7 +11,7 @@
  */
 import type { ColumnarInput } from '../query/query-engine.js';
 import type { AuditedCell } from './disclosure/release-history.port.js';
-import type { AggregateTable, Cell, Refusal } from './disclosure/disclosure.types.js';
+import type { Cell, Refusal } from './disclosure/disclosure.types.js';
 import { checkTable } from './disclosure/table-check.js';
 import type { JobCheck, JobRefusal, JobTable } from './job.types.js';
 
@@ -56,7 +56,7 @@ export function checkOutput(tables: readonly SandboxTable[], input: ColumnarInpu
   }
   for (const t of tables) {
     const keys = keyColumns(t);
-    const result = checkTable(t as AggregateTable, {
+    const result = checkTable(t, {
       keys,
       count: COUNT,
       threshold: Math.max(10, minCell),

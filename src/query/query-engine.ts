@@ -351,7 +351,7 @@ export interface ColumnarInput {
 }
 
 function nullableText(v: unknown): string | null {
-  return v === null || v === undefined ? null : String(v);
+  return typeof v === 'string' ? v : null;
 }
 
 function toScalar(v: unknown): Scalar {
