@@ -99,9 +99,37 @@ export function drawValue(p: FieldProfile, z: number, rng: Rng, today: Date): Sc
   }
 }
 
+interface Place {
+  district_id: string;
+  subdistrict_id: string;
+  community_id: string;
+  building_id: string | null;
+}
+const places = new WeakMap<Db, Map<string, Promise<Place[]>>>();
+
 /**
- * A dummy input for a job: `rows` synthetic records of `fields`, on grains of the dataset's kind drawn with the
- * job's seed. Record ids are `dummy:<n>`.
+ * Where records of a grain kind can lie: the distinct hierarchy positions of the city's grains (its public layout,
+ * not the dataset), read once per store and kind.
+ */
+function placesOf(db: Db, kind: string): Promise<Place[]> {
+  const byKind = places.get(db) ?? new Map<string, Promise<Place[]>>();
+  places.set(db, byKind);
+  let p = byKind.get(kind);
+  if (p === undefined) {
+    p = db.query<Place>(
+      `select distinct district_id, subdistrict_id, community_id, building_id from grains where kind = $1
+       order by district_id, subdistrict_id, community_id, building_id`,
+      [kind],
+    );
+    byKind.set(kind, p);
+    p.catch(() => byKind.delete(kind));
+  }
+  return p;
+}
+
+/**
+ * A dummy input for a job: `rows` synthetic records of `fields`, at places of the dataset's grain kind drawn with
+ * the job's seed. Record ids are `dummy:<n>`.
  */
 export async function dummyColumns(
   db: Db,
@@ -112,17 +140,7 @@ export async function dummyColumns(
   today = new Date(),
 ): Promise<ColumnarInput> {
   const rng = new Rng(seed, 'dummy', dataset.id);
-  // Grains are the city's public layout, not the dataset: md5 with the seed gives a seeded sample.
-  const grains = await db.query<{
-    district_id: string;
-    subdistrict_id: string;
-    community_id: string;
-    building_id: string | null;
-  }>(
-    `select district_id, subdistrict_id, community_id, building_id from grains where kind = $1
-     order by md5(id || $2) limit $3`,
-    [dataset.grainKind, seed, Math.min(rows, 50_000)],
-  );
+  const grains = await placesOf(db, dataset.grainKind);
   const defs = fields.map((f) => dataset.fields.find((d) => d.name === f) as FieldDef);
   const profiles = defs.map(profileOf);
   const out: ColumnarInput = {
