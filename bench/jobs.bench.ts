@@ -91,7 +91,7 @@ async function main(): Promise<void> {
       submitted.set(job.id, performance.now());
     }
     // One query per poll (polling each job would compete with the runner for the single-threaded store).
-    let done: { status: string; created_at: Date | string; finished_at: Date | string }[] = [];
+    let done: { status: string; created_at: Date | string; finished_at: Date | string }[];
     for (;;) {
       done = await db.query(
         `select status, created_at, finished_at from jobs where id = any($1::text[]) and finished_at is not null`,
