@@ -38,7 +38,7 @@ import {
 } from './job.types.js';
 import { JobErrors } from './jobs.errors.js';
 import type { JobsRepository } from './jobs.repository.js';
-import { checkOutput } from './output-check.js';
+import { checkOutput, named } from './output-check.js';
 import type { SandboxJob, SandboxRunner } from './sandbox.port.js';
 
 const log = new Logger('Jobs');
@@ -161,7 +161,6 @@ export class JobsService {
           { rule: 'access', reason: outcome.message, table: null, cells: [] },
           [{ check: 'access', verdict: 'refused', detail: outcome.summary.reasons.join('; ') }],
           null,
-          0,
         );
         throw forbidden(outcome.message, { reasons: outcome.summary.reasons }, { receipt });
       }
@@ -265,7 +264,6 @@ export class JobsService {
         pending.checks,
         ['awaiting_review'],
         review,
-        pending.inputRows,
       );
     } else if (!approve) {
       updated = await this.refuse(
@@ -276,7 +274,6 @@ export class JobsService {
         [...pending.checks, { check: 'owner-review', verdict: 'rejected', detail: `by ${requester.sub}` }],
         ['awaiting_review'],
         review,
-        pending.inputRows,
       );
     } else {
       updated = await this.publish(
@@ -334,8 +331,9 @@ export class JobsService {
     } else {
       input = await dummyColumns(this.d.db, dataset, job.fields, this.d.config.dummyRows, job.id);
     }
+    // Not the number of real records: that is a statistic no check has passed.
     await this.d.repo.appendLog(job.id, [
-      `input: ${job.runOn === 'real' ? input.rowCount : 'dummy'} records, ${job.fields.length} field(s)`,
+      `input: ${job.runOn === 'real' ? 'the records your decision allows' : `${input.rowCount} dummy records`}, ${job.fields.length} field(s)`,
     ]);
     const result = await this.d.sandbox.run(sandboxJob(job, dataset, input, this.d.config));
     if (this.stopping) return; // abandoned: the lease runs out and the next start retries it
@@ -356,7 +354,7 @@ export class JobsService {
     const verdict = checkOutput(result.tables, input, outcome.plan.decision.minCell);
     if (!verdict.ok) {
       await this.d.repo.appendLog(job.id, [ran]);
-      await this.refuse(job, dataset, outcome, verdict.refusal, verdict.checks, ['running'], null, input.rowCount);
+      await this.refuse(job, dataset, outcome, verdict.refusal, verdict.checks, ['running'], null);
       return;
     }
     const diff = await this.d.auditor.check(scopeOf(job), verdict.cells);
@@ -370,11 +368,10 @@ export class JobsService {
         job,
         dataset,
         outcome,
-        { rule: 'differencing', reason: diff.refusal.reason, table: null, cells: diff.refusal.cells },
+        { rule: 'differencing', reason: diff.refusal.reason, table: null, cells: named(diff.refusal.cells) },
         checks,
         ['running'],
         null,
-        input.rowCount,
       );
       return;
     }
@@ -419,11 +416,10 @@ export class JobsService {
         job,
         dataset,
         outcome,
-        { rule: 'differencing', reason: audit.refusal.reason, table: null, cells: audit.refusal.cells },
+        { rule: 'differencing', reason: audit.refusal.reason, table: null, cells: named(audit.refusal.cells) },
         pending.checks.map((c) => (c.check === 'differencing' ? { ...c, verdict: 'refused' as const } : c)),
         from,
         review,
-        pending.inputRows,
       );
     }
     const outputHash = hashTables(pending.tables);
@@ -434,7 +430,7 @@ export class JobsService {
       refusal: null,
       grains: releasedUnits(pending.tables),
     });
-    record.job = provenance(job, dataset, pending.checks, review, pending.inputRows);
+    record.job = provenance(job, dataset, pending.checks, review);
     const receipt = await this.d.recorder.append(record);
     return this.d.repo.transition(
       job.id,
@@ -459,9 +455,8 @@ export class JobsService {
     checks: JobCheck[],
     from: readonly JobStatus[],
     review: JobProvenance['review'],
-    inputRows = 0,
   ): Promise<JobRecord | null> {
-    const receipt = await this.appendRefusal(job.submitter, dataset, job, outcome, refusal, checks, review, inputRows);
+    const receipt = await this.appendRefusal(job.submitter, dataset, job, outcome, refusal, checks, review);
     return this.d.repo.transition(
       job.id,
       from,
@@ -487,7 +482,6 @@ export class JobsService {
     refusal: JobRefusal,
     checks: JobCheck[],
     review: JobProvenance['review'],
-    rows: number,
   ): Promise<Receipt> {
     const record = this.d.recorder.record(requester, request(dataset.id, job.fields, job.purpose), outcome, {
       released: false,
@@ -496,7 +490,7 @@ export class JobsService {
       refusal: refusal.rule === 'access' ? 'FORBIDDEN' : refusal.rule,
       grains: [],
     });
-    record.job = provenance(job, dataset, checks, review, rows);
+    record.job = provenance(job, dataset, checks, review);
     return this.d.recorder.append(record);
   }
 
@@ -548,14 +542,13 @@ function provenance(
   dataset: Dataset,
   checks: JobCheck[],
   review: JobProvenance['review'],
-  rows: number,
 ): JobProvenance {
   return {
     jobId: job.id,
     codeHash: job.codeHash,
     language: job.language,
     runOn: 'real',
-    inputs: [{ dataset: dataset.id, version: dataset.updatedAt.toISOString(), rows }],
+    inputs: [{ dataset: dataset.id, version: dataset.updatedAt.toISOString() }],
     checks,
     review,
     dpSpend: null,

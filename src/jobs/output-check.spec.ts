@@ -57,8 +57,8 @@ describe('checkOutput', () => {
     assert.deepEqual(
       v.cells.map((c) => [c.cell, c.units.length]),
       [
-        ['t:community_id=community:A', 40],
-        ['t:community_id=Total', 55],
+        ['table 1 row 1 (community_id=community:A)', 40],
+        ['table 1 row 4 (community_id=Total)', 55],
       ],
     );
   });
@@ -91,7 +91,7 @@ describe('checkOutput', () => {
     };
     const v = checkOutput([partial], input(), 1);
     assert.equal(!v.ok && v.refusal.rule, 'differencing');
-    assert.deepEqual(!v.ok && v.refusal.cells, ['community_id=community:A']);
+    assert.deepEqual(!v.ok && v.refusal.cells, ['table 1 row 1 (community_id=community:A)']);
   });
 
   it('accepts reported units that are input records matching the counts, and nothing else', () => {
@@ -103,6 +103,16 @@ describe('checkOutput', () => {
       const v = checkOutput([bad], input(), 1);
       assert.equal(!v.ok && v.refusal.rule, 'invalid-table', JSON.stringify(units.slice(-2)));
     }
+  });
+
+  it('a refusal never echoes what the code chose (names, keys) and names at most five cells', () => {
+    const secret = 'Zhang San, 1949-03-02';
+    const rows = Array.from({ length: 40 }, (_, i) => [`${secret} #${i}`, 1]);
+    const v = checkOutput([{ name: secret, columns: [secret, 'count'], rows }], input(), 1);
+    assert.equal(!v.ok && v.refusal.rule, 'record-level');
+    const said = JSON.stringify(v);
+    assert.ok(!said.includes('Zhang'), said);
+    assert.deepEqual(!v.ok && v.refusal.cells.slice(-2), ['table 1 row 5, count', 'and 35 more']);
   });
 
   it('takes text columns as keys and numbers (other than count) as magnitudes', () => {

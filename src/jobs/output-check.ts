@@ -8,6 +8,11 @@
  * Conventions of an output table (docs/sandbox-jobs.md): a `count` column (records per cell); key columns are the
  * columns whose cells are text (or true/false); other numeric columns are magnitudes and need `contributors`; a
  * key cell `Total` marks a margin row.
+ *
+ * What a refusal may say: table and column names and key values are chosen by the job's code, which has seen the
+ * data, and which cells a rule names is under its control too. So a refusal names tables and rows by position, keys
+ * only when they are official hierarchy unit ids (public), and at most MAX_NAMED cells: the channel a refusal opens
+ * stays a few dozen bits per job, and every refusal is logged (repeated refusals are flagged for auditors).
  */
 import type { ColumnarInput } from '../query/query-engine.js';
 import type { AuditedCell } from './disclosure/release-history.port.js';
@@ -30,6 +35,27 @@ export type OutputVerdict =
 
 const COUNT = 'count';
 const MARGIN = 'Total';
+/** Most cells a refusal names. */
+export const MAX_NAMED = 5;
+const UNIT_ID = /^(district|subdistrict|community|building):[0-9A-Za-z-]{1,40}$/;
+
+/** A cell as a refusal may name it: positions, the count column, and public unit ids only. */
+export function cellLabel(t: SandboxTable, tableIndex: number, row: number, column?: string): string {
+  const keys = keyColumns(t)
+    .filter((k) => UNIT_CODE_COLUMNS.includes(k))
+    .map((k) => [k, t.rows[row]?.[t.columns.indexOf(k)]] as const)
+    .filter(([, v]) => typeof v === 'string' && (UNIT_ID.test(v) || v === MARGIN))
+    .map(([k, v]) => `${k}=${String(v)}`);
+  const col = column === undefined ? '' : column === COUNT ? ', count' : `, column ${t.columns.indexOf(column) + 1}`;
+  return `table ${tableIndex + 1} row ${row + 1}${col}${keys.length ? ` (${keys.join(', ')})` : ''}`;
+}
+
+/** At most MAX_NAMED labels, then how many more. */
+export function named(labels: readonly string[]): string[] {
+  const unique = [...new Set(labels)];
+  if (unique.length <= MAX_NAMED) return unique;
+  return [...unique.slice(0, MAX_NAMED), `and ${unique.length - MAX_NAMED} more`];
+}
 /** Hierarchy unit codes are groups, not record identifiers. */
 export const UNIT_CODE_COLUMNS = ['district_id', 'subdistrict_id', 'community_id', 'building_id'];
 
@@ -54,8 +80,9 @@ export function checkOutput(tables: readonly SandboxTable[], input: ColumnarInpu
   if (tables.length === 0) {
     return refuse(checks, { rule: 'invalid-table', reason: 'the job returned no table', table: null, cells: [] });
   }
-  for (const t of tables) {
+  for (const [ti, t] of tables.entries()) {
     const keys = keyColumns(t);
+    const tableLabel = `table ${ti + 1}`;
     const result = checkTable(t, {
       keys,
       count: COUNT,
@@ -65,23 +92,24 @@ export function checkOutput(tables: readonly SandboxTable[], input: ColumnarInpu
     });
     if (result.status === 'refused' || result.table === undefined) {
       const first = result.refusals[0];
-      checks.push({ check: `disclosure:${t.name}`, verdict: 'refused', detail: first?.rule ?? 'refused' });
+      checks.push({ check: `disclosure:${tableLabel}`, verdict: 'refused', detail: first?.rule ?? 'refused' });
       return refuse(checks, {
         rule: first?.rule ?? 'invalid-table',
-        reason: first?.reason ?? 'the table failed disclosure control',
-        table: t.name,
-        cells: result.refusals.flatMap((r) => r.cells.map((c) => label(c.key, c.column))),
+        // The rule's fixed reason, without the column names it may quote (they are the job's).
+        reason: fixedReason(first?.rule ?? 'invalid-table'),
+        table: tableLabel,
+        cells: named((first?.cells ?? []).map((c) => cellLabel(t, ti, c.row, c.column))),
       });
     }
     checks.push({
-      check: `disclosure:${t.name}`,
+      check: `disclosure:${tableLabel}`,
       verdict: result.status === 'suppressed' ? 'suppressed' : 'passed',
       detail: `${result.suppressions.length} cell(s) suppressed (threshold ${Math.max(10, minCell)}, dominance, p-percent, secondary)`,
     });
-    const units = unitsOf(t, keys, input);
+    const units = unitsOf(t, keys, input, ti);
     if (!units.ok) {
-      checks.push({ check: `units:${t.name}`, verdict: 'refused', detail: units.reason });
-      return refuse(checks, { rule: units.rule, reason: units.reason, table: t.name, cells: units.cells });
+      checks.push({ check: `units:${tableLabel}`, verdict: 'refused', detail: units.reason });
+      return refuse(checks, { rule: units.rule, reason: units.reason, table: tableLabel, cells: named(units.cells) });
     }
     const countAt = t.columns.indexOf(COUNT);
     const releasedRows = new Set<number>();
@@ -90,10 +118,7 @@ export function checkOutput(tables: readonly SandboxTable[], input: ColumnarInpu
     });
     result.table.rows.forEach((r, i) => {
       if (!releasedRows.has(i)) return;
-      cells.push({
-        cell: `${t.name}:${keys.map((k) => `${k}=${String(r[t.columns.indexOf(k)] ?? 'null')}`).join(',')}`,
-        units: units.units[i]!,
-      });
+      cells.push({ cell: cellLabel(t, ti, i), units: units.units[i]! });
     });
     released.push({
       name: t.name,
@@ -110,20 +135,28 @@ function refuse(checks: JobCheck[], refusal: JobRefusal): OutputVerdict {
   return { ok: false, refusal, checks };
 }
 
-function label(key: Record<string, Cell>, column: string): string {
-  const k = Object.entries(key)
-    .map(([name, v]) => `${name}=${String(v)}`)
-    .join(',');
-  return k.length > 0 ? `${k}:${column}` : column;
+const FIXED_REASONS: Record<string, string> = {
+  'invalid-table': 'the table is not a well-formed aggregate (count, keys, one row per key, numbers)',
+  'record-level': 'record-level output: cells describe single records, or there is no count column',
+  threshold: 'cells below the minimum count',
+  dominance: 'cells dominated by their largest contributions',
+  'p-percent': 'cells whose largest contribution could be estimated closely',
+  secondary: 'suppressed cells could be recovered',
+  unprotectable: 'suppressed cells could be recovered from the totals and cannot be protected',
+  differencing: 'a cell would differ from another released cell by fewer than the minimum count',
+};
+
+function fixedReason(rule: string): string {
+  return FIXED_REASONS[rule] ?? 'the table failed disclosure control';
 }
 
 type Units = { ok: true; units: string[][] } | { ok: false; rule: Refusal['rule']; reason: string; cells: string[] };
 
 /** The record ids behind each row of a table, computed by the gateway or taken (checked) from the job. */
-export function unitsOf(t: SandboxTable, keys: readonly string[], input: ColumnarInput): Units {
+export function unitsOf(t: SandboxTable, keys: readonly string[], input: ColumnarInput, tableIndex = 0): Units {
   const countAt = t.columns.indexOf(COUNT);
   const keyAt = keys.map((k) => t.columns.indexOf(k));
-  const rowLabel = (r: number) => keys.map((k, i) => `${k}=${String(t.rows[r]?.[keyAt[i]!] ?? 'null')}`).join(',');
+  const rowLabel = (r: number) => cellLabel(t, tableIndex, r);
   if (t.units !== undefined) {
     const known = new Set(input.recordIds);
     const bad: string[] = [];

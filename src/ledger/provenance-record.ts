@@ -57,7 +57,8 @@ export interface JobProvenance {
   codeHash: string;
   language: 'js' | 'ts';
   runOn: 'real';
-  inputs: { dataset: string; version: string; rows: number }[];
+  /** Datasets read, with their catalogue version (not their row counts: the submitter may read this record). */
+  inputs: { dataset: string; version: string }[];
   /** Every check applied, in order, with its verdict. */
   checks: { check: string; verdict: 'passed' | 'suppressed' | 'refused' | 'approved' | 'rejected'; detail: string }[];
   /** Owner review, when the dataset requires it: who decided, how and why. */

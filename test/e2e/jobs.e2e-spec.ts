@@ -97,7 +97,8 @@ export function run(input) {
   const { record_id, care_level } = input.columns;
   const rows = [];
   for (let i = 0; i < input.rowCount; i++) rows.push([record_id[i], care_level[i]]);
-  return { tables: [{ name: 'records', columns: ['record_id', 'care_level'], rows }] };
+  // The table's name carries a record id out, should a refusal echo it.
+  return { tables: [{ name: 'leak_' + record_id[0].replace(/[^A-Za-z0-9]/g, '_'), columns: ['record_id', 'care_level'], rows }] };
 }`;
 
 const busy = (ms: number) => `
@@ -235,7 +236,7 @@ describe('sandbox jobs', () => {
     );
     assert.deepEqual(
       rec.job?.checks.map((c) => c.check),
-      ['disclosure:elderly_by_community', 'differencing'],
+      ['disclosure:table 1', 'differencing'],
     );
     const shown: JobTable[] = real.outputs!.map((o) => ({
       name: o.name,
@@ -264,6 +265,7 @@ describe('sandbox jobs', () => {
     assert.equal(job.status, 'REFUSED');
     assert.equal(job.refusal?.rule, 'record-level');
     assert.equal(job.outputs, null);
+    assert.ok(!JSON.stringify(job).includes('leak_'), 'the refusal does not echo names the code chose');
     const rec = (await t.gw.log.get(job.receiptIndex!))!.record;
     assert.equal(rec.outcome.released, false);
     assert.equal(rec.outcome.refusal, 'record-level');
@@ -279,7 +281,8 @@ describe('sandbox jobs', () => {
     );
     assert.equal(minusOne.status, 'REFUSED');
     assert.equal(minusOne.refusal?.rule, 'differencing');
-    assert.deepEqual(minusOne.refusal?.cells, ['area:area=selected']);
+    // Named by position: the job chose the key ("selected"), so a refusal does not echo it.
+    assert.deepEqual(minusOne.refusal?.cells, ['table 1 row 1']);
     assert.equal(minusOne.outputs, null);
   });
 
