@@ -98,7 +98,7 @@ describe(
       }
       assert.equal(new Set(claimed).size, claimed.length, 'no job claimed twice');
       assert.deepEqual([...claimed].sort(), [...ids].sort());
-      await dbs[0]!.query(`update jobs set status = 'cancelled' where id = any($1::text[])`, [ids]);
+      await dbs[0].query(`update jobs set status = 'cancelled' where id = any($1::text[])`, [ids]);
       await Promise.all(dbs.map((db) => db.close()));
     });
   },
