@@ -402,6 +402,22 @@ describe('sandbox jobs', () => {
     await t.gql(setRule, { r: false }, ownerA);
   });
 
+  it('nothing becomes visible when the release cannot be logged', async () => {
+    const log = t.gw.log;
+    const append = log.append.bind(log);
+    // Fault injection: the log refuses every append while this job runs.
+    log.append = () => Promise.reject(new Error('injected: the disk is full'));
+    try {
+      const job = await settled((await submitted({ code: areaCount(sub, []), runOn: 'REAL' }, analyst)).id, analyst);
+      assert.equal(job.status, 'FAILED');
+      assert.match(job.error ?? '', /nothing was released/);
+      assert.equal(job.outputs, null);
+      assert.equal(job.receiptIndex, null);
+    } finally {
+      log.append = append;
+    }
+  });
+
   it('queued and interrupted jobs survive a gateway restart; a job interrupted twice fails with the reason', async () => {
     const interrupted = await submitted({ code: busy(600), runOn: 'DUMMY' }, analyst);
     const queued = await submitted({ code: busy(10), runOn: 'DUMMY' }, analyst);
