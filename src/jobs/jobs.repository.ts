@@ -243,13 +243,6 @@ export class JobsRepository {
       [datasetId, required, by],
     );
   }
-
-  async countByStatus(): Promise<Record<string, number>> {
-    const rows = await this.db.query<{ status: string; n: number }>(
-      'select status, count(*)::int as n from jobs group by status',
-    );
-    return Object.fromEntries(rows.map((r) => [r.status, r.n]));
-  }
 }
 
 const line = (message: string): LogLine => ({ at: new Date().toISOString(), message });

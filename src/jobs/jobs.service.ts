@@ -27,7 +27,6 @@ import type { DifferencingAuditor } from './disclosure/differencing-auditor.js';
 import type { AuditScope } from './disclosure/release-history.port.js';
 import { dummyColumns } from './dummy-data.js';
 import {
-  FINAL_STATUSES,
   type JobCheck,
   type JobRecord,
   type JobRefusal,
@@ -493,11 +492,6 @@ export class JobsService {
     record.job = provenance(job, dataset, checks, review);
     return this.d.recorder.append(record);
   }
-
-  /** The sandbox pool's state, for health checks (null before the first job). */
-  sandboxHealth(): ReturnType<SandboxRunner['health']> {
-    return this.d.sandbox.health();
-  }
 }
 
 // ---- helpers -----------------------------------------------------------------------------------------------------
@@ -623,10 +617,6 @@ function view(job: JobRecord, viewer: JobViewer): JobView {
   if (viewer !== 'auditor') outputs = job.outputs;
   if (viewer === 'owner' && job.status === 'awaiting_review') outputs = job.pending?.tables ?? null;
   return { job, viewer, outputs };
-}
-
-export function isFinal(s: JobStatus): boolean {
-  return FINAL_STATUSES.includes(s);
 }
 
 function sandboxJob(job: JobRecord, dataset: Dataset, input: ColumnarInput, c: Config['jobs']): SandboxJob {
