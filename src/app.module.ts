@@ -32,6 +32,7 @@ import { OpsController } from './ops/ops.controller.js';
 import { Readiness } from './ops/readiness.js';
 import { installRequestLog, type RequestLogLine } from './ops/request-log.js';
 import { registerConsole } from './console/console.static.js';
+import { JobsModule } from './jobs/jobs.module.js';
 
 export interface AppOptions {
   /** Where to write the generated schema (schema.gql); false keeps it in memory. */
@@ -70,6 +71,7 @@ export class AppModule {
           }) as unknown as MercuriusDriverConfig['hooks'],
           errorFormatter: formatErrors as unknown as MercuriusDriverConfig['errorFormatter'],
         }),
+        JobsModule.register(gw.jobs),
       ],
       controllers: [HttpController, OpsController, DownloadsController],
       providers: [

@@ -28,6 +28,11 @@ import { PrivacyBudgetRepository } from './jobs/dp/privacy-budget.repository.js'
 import { PrivateAggregateService } from './jobs/dp/private-aggregate.service.js';
 import { Masker } from './query/masking.js';
 import { QueryEngine } from './query/query-engine.js';
+import { DifferencingAuditor } from './jobs/disclosure/differencing-auditor.js';
+import { PgReleaseHistory } from './jobs/disclosure/pg-release-history.adapter.js';
+import { JobsRepository } from './jobs/jobs.repository.js';
+import { JobsService } from './jobs/jobs.service.js';
+import { SandboxPoolRunner } from './jobs/sandbox-pool.adapter.js';
 import { isDemoSeeded, seedDemoCity } from './spatial/demo-city.seeder.js';
 import { progressBar } from './spatial/progress.js';
 import { openDb } from './store/db.factory.js';
@@ -60,6 +65,7 @@ export interface Gateway {
   /** Whom a request is counted against for rate limits. */
   rateSubject(requester: Requester, clientAddress: string): Promise<RateSubject>;
   /** Flushes and closes the provenance log, then the store (when this gateway opened it). */
+  jobs: JobsService;
   close(): Promise<void>;
 }
 
@@ -110,7 +116,16 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
   const queryEngine = new QueryEngine(db, new Masker(await maskSecret(db)));
   const metrics = new GatewayMetrics(
     // No ledger anchor exists yet, so nothing lags behind one.
-    { logSize: () => provenance.size(), anchorLag: async () => null },
+    {
+      logSize: () => provenance.size(),
+      anchorLag: async () => null,
+      sandboxQueueDepth: async () =>
+        Number(
+          (
+            await db.query<{ n: number }>(`select count(*)::int as n from jobs where status in ('queued', 'running')`)
+          )[0]?.n ?? 0,
+        ),
+    },
     { defaultMetrics: overrides.processMetrics ?? false },
   );
   const recorder = new ProvenanceRecorder(provenance, async (index, record) => {
@@ -127,6 +142,23 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
   await grantsService.start();
   const privateAggregates = new PrivateAggregateService(access, queryEngine, recorder, new PrivacyBudgetRepository(db));
   const identity = await IdentityService.create(config, db);
+  const jobs = new JobsService({
+    db,
+    repo: new JobsRepository(db),
+    catalogue,
+    access,
+    queryEngine,
+    recorder,
+    auditor: new DifferencingAuditor(new PgReleaseHistory(db)),
+    sandbox: new SandboxPoolRunner({
+      workers: config.jobs.workers,
+      cpuMs: config.jobs.cpuMs,
+      wallMs: config.jobs.wallMs,
+      memoryMb: config.jobs.memoryMb,
+    }),
+    config: config.jobs,
+  });
+  await jobs.start();
   return {
     config,
     db,
@@ -149,7 +181,9 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
     metrics,
     readiness: new Readiness(db, provenance),
     rateSubject: (requester, address) => rateSubject(requester, address, (id) => consumers.tierOfKey(id)),
+    jobs,
     close: async () => {
+      await jobs.stop();
       grantsService.stop();
       await grants.close();
       await encrypted.close();

@@ -83,6 +83,15 @@ function readablePaths(workerScript: string): string[] {
   const gypBuildDir = pkgDir('node-gyp-build', createRequire(path.join(ivmDir, 'package.json')));
   const distDir = path.dirname(fs.realpathSync(workerScript));
   const paths = [distDir, ivmDir, gypBuildDir];
+  // A node_modules that is a symbolic link (a worktree sharing another checkout's packages): Node's resolver stats
+  // the link itself before following it, so the link's path must be readable too. It holds packages' code only.
+  for (let dir = path.dirname(workerScript); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const nm = path.join(dir, 'node_modules');
+    if (fs.existsSync(path.join(nm, 'isolated-vm', 'package.json'))) {
+      if (fs.lstatSync(nm).isSymbolicLink()) paths.push(nm);
+      break;
+    }
+  }
   // the nearest package.json says the worker is an ES module
   for (let dir = distDir; dir !== path.dirname(dir); dir = path.dirname(dir)) {
     const pkg = path.join(dir, 'package.json');

@@ -42,10 +42,13 @@ export interface BBox {
 /** One request for data, as the access service sees it, before any decision. */
 export interface AccessRequest {
   datasetId: string;
-  /** `encrypted`: an aggregate computed on an encrypted column (src/encrypted/encrypted-columns.service.ts). */
-  mode: Extract<Mode, 'raw' | 'aggregate' | 'encrypted'>;
+  /**
+   * `encrypted`: an aggregate computed on an encrypted column (src/encrypted/encrypted-columns.service.ts);
+   * `sandbox`: a job reads `fields` as columns inside the sandbox (src/jobs/).
+   */
+  mode: Mode;
   purpose: Purpose | null;
-  /** Raw mode: the fields to return. */
+  /** Raw mode: the fields to return; sandbox mode: the fields the job reads. */
   fields: string[];
   filters: FieldFilter[];
   sort: SortKey[];

@@ -215,7 +215,7 @@ export class AccessService {
       }
       names.add(name);
     };
-    if (r.mode === 'raw') r.fields.forEach(add);
+    if (r.mode === 'raw' || r.mode === 'sandbox') r.fields.forEach(add);
     r.filters.forEach((f) => add(f.field));
     r.sort.forEach((s) => add(s.field));
     if (r.groupBy?.kind === 'field') add(r.groupBy.field);
@@ -230,6 +230,11 @@ function checkUse(r: AccessRequest, d: PolicyOutput): string | null {
   if (r.mode === 'raw') {
     for (const f of r.fields) {
       if (!RAW_VISIBLE.includes(eff(f))) return `You may not read field "${f}" of this dataset as records.`;
+    }
+  } else if (r.mode === 'sandbox') {
+    // Inside the sandbox a job sees values as they are: only fields the policy allows outright.
+    for (const f of r.fields) {
+      if (eff(f) !== 'allow') return `You may not read field "${f}" of this dataset in the sandbox.`;
     }
   } else {
     for (const m of r.measures) {

@@ -12,6 +12,18 @@ describe('configuration', () => {
     assert.equal(c.demo.rooms, 100_000);
     assert.match(c.policyWasmPath, /policies\/build\/policy\.wasm$/);
   });
+  it('sandbox job settings: defaults, concurrency follows the workers, bad values refused', () => {
+    const d = loadConfig({}).jobs;
+    assert.deepEqual(
+      [d.workers, d.concurrency, d.cpuMs, d.wallMs, d.memoryMb, d.leaseMs],
+      [2, 2, 5000, 10000, 128, 30000],
+    );
+    assert.equal(loadConfig({ CITYGATE_SANDBOX_WORKERS: '4' }).jobs.concurrency, 4);
+    assert.equal(loadConfig({ CITYGATE_SANDBOX_WORKERS: '4', CITYGATE_JOB_CONCURRENCY: '1' }).jobs.concurrency, 1);
+    assert.throws(() => loadConfig({ CITYGATE_SANDBOX_WORKERS: '0' }), /CITYGATE_SANDBOX_WORKERS/);
+    assert.throws(() => loadConfig({ CITYGATE_JOB_CPU_MS: 'lots' }), /CITYGATE_JOB_CPU_MS: must be a whole number/);
+    assert.throws(() => loadConfig({ CITYGATE_JOB_LEASE_MS: '10' }), /CITYGATE_JOB_LEASE_MS/);
+  });
   it('production settings come from the environment', () => {
     const c = loadConfig({
       DATABASE_URL: 'postgres://u@127.0.0.1:5432/db',

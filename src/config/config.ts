@@ -45,6 +45,24 @@ const schema = z.object({
   CITYGATE_MAX_PAGE_SIZE: int(1, 10_000).default(1000),
   /** Ledger: `embedded` (the only one available so far). */
   LEDGER: z.enum(['embedded']).default('embedded'),
+  /** Sandbox worker processes of this gateway (one pool, started on the first job). Default 2. */
+  CITYGATE_SANDBOX_WORKERS: int(1, 64).default(2),
+  /** Sandbox jobs this gateway runs at once (claimed from the shared queue). Default: the worker count. */
+  CITYGATE_JOB_CONCURRENCY: int(1, 64).optional(),
+  /** CPU budget of one job inside its isolate, in ms. Default 5000. */
+  CITYGATE_JOB_CPU_MS: int(100, 600_000).default(5_000),
+  /** Wall-clock budget of one job, in ms; the worker is killed past it. Default 10000. */
+  CITYGATE_JOB_WALL_MS: int(100, 600_000).default(10_000),
+  /** Heap limit of one job's isolate, in MiB. Default 128. */
+  CITYGATE_JOB_MEMORY_MB: int(16, 2048).default(128),
+  /** Most input rows a job may read; more is refused. Default 1000000. */
+  CITYGATE_JOB_MAX_ROWS: int(1, 20_000_000).default(1_000_000),
+  /** Records in a dummy run (fixed, so the real row count does not leak). Default 2000. */
+  CITYGATE_JOB_DUMMY_ROWS: int(10, 1_000_000).default(2_000),
+  /** Lease of a running job, in ms: renewed while it runs; past it, another start takes the job over. Default 30000. */
+  CITYGATE_JOB_LEASE_MS: int(1_000, 3_600_000).default(30_000),
+  /** How often an idle gateway looks for queued jobs, in ms (submissions also wake it). Default 1000. */
+  CITYGATE_JOB_POLL_MS: int(10, 60_000).default(1_000),
   /** Log level of the server log. */
   CITYGATE_LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug']).default('log'),
   /** Length of a rate-limit window in seconds (counters reset at each window's start). Default 60. */
@@ -117,6 +135,17 @@ export interface Config {
   bodyLimitBytes: number;
   maxPageSize: number;
   ledger: 'embedded';
+  jobs: {
+    workers: number;
+    concurrency: number;
+    cpuMs: number;
+    wallMs: number;
+    memoryMb: number;
+    maxRows: number;
+    dummyRows: number;
+    leaseMs: number;
+    pollMs: number;
+  };
   logLevel: 'error' | 'warn' | 'log' | 'debug';
   rateLimits: { windowSeconds: number; tiers: Record<RateTier, TierLimits>; registrationsPerHour: number };
   shutdownGraceMs: number;
@@ -170,6 +199,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: c.CITYGATE_BODY_LIMIT_BYTES,
     maxPageSize: c.CITYGATE_MAX_PAGE_SIZE,
     ledger: c.LEDGER,
+    jobs: {
+      workers: c.CITYGATE_SANDBOX_WORKERS,
+      concurrency: c.CITYGATE_JOB_CONCURRENCY ?? c.CITYGATE_SANDBOX_WORKERS,
+      cpuMs: c.CITYGATE_JOB_CPU_MS,
+      wallMs: c.CITYGATE_JOB_WALL_MS,
+      memoryMb: c.CITYGATE_JOB_MEMORY_MB,
+      maxRows: c.CITYGATE_JOB_MAX_ROWS,
+      dummyRows: c.CITYGATE_JOB_DUMMY_ROWS,
+      leaseMs: c.CITYGATE_JOB_LEASE_MS,
+      pollMs: c.CITYGATE_JOB_POLL_MS,
+    },
     logLevel: c.CITYGATE_LOG_LEVEL,
     rateLimits: {
       windowSeconds: c.CITYGATE_RATE_WINDOW_SECONDS,

@@ -1,13 +1,28 @@
 /**
  * Marks resolvers that release data: each goes through DataService (AccessService decision + provenance).
  * The schema-walk test (test/e2e/governance.e2e-spec.ts) fails if a root field reaches a data-bearing type
- * without being marked here; METADATA_FIELDS lists the root fields that carry no data values, with why.
+ * without being marked here (or as serving released outputs, below); METADATA_FIELDS lists the root fields that
+ * carry no data values, with why.
  */
 export const GOVERNED_FIELDS = new Set<string>();
 
 export function Governed(): MethodDecorator {
   return (_target, key) => {
     GOVERNED_FIELDS.add(String(key));
+  };
+}
+
+/**
+ * Root fields that show outputs released earlier by a decided, checked and logged release (sandbox jobs): they make
+ * no decision per call, and serve a job's outputs only once the job's release record is durable in the provenance
+ * log (JobsService.publish), to its submitter or to an owner of the dataset. test/e2e/jobs.e2e-spec.ts checks that
+ * outputs are absent until then and that the logged result hash is the hash of what they show.
+ */
+export const RELEASED_FIELDS = new Set<string>();
+
+export function ServesReleased(): MethodDecorator {
+  return (_target, key) => {
+    RELEASED_FIELDS.add(String(key));
   };
 }
 
@@ -23,6 +38,8 @@ export const DATA_BEARING_TYPES = [
   'EncryptedCell',
   'PrivateAggregate',
   'PrivateCell',
+  'JobOutputTable',
+  'JobOutputRow',
 ];
 
 /** Root fields that return metadata only, and why that is safe. */
@@ -60,4 +77,5 @@ export const METADATA_FIELDS: Record<string, string> = {
   revokeMyApiKey: 'revokes the calling key; returns true or false',
   revokeApiKey: 'admin: revokes a key; returns true or false',
   setConsumerTier: 'admin: sets a consumer tier; returns the consumer registration',
+  setJobReviewRequired: 'an owner sets the review rule of a dataset; returns it',
 };

@@ -59,6 +59,11 @@ export interface AccessRecord {
     spentMicro: number;
     totalMicro: number;
   };
+  /**
+   * Mode `sandbox` only: the job behind a release or refusal (src/jobs/). Appended before any output is visible;
+   * `outcome.resultHash` is the hash of the released tables exactly as the job shows them.
+   */
+  job?: JobProvenance;
 }
 
 /** The steps of a data-sharing grant's life, each logged before it takes effect (docs/grants.md). */
@@ -98,6 +103,23 @@ export interface GrantRecord {
 
 export function isAccessRecord(r: ProvenanceRecord): r is AccessRecord {
   return r.kind === 'access';
+}
+
+/** What a sandbox job's record says about the job: code, inputs, checks and verdicts, review. */
+export interface JobProvenance {
+  jobId: string;
+  /** sha256 of the submitted code (the code itself stays in the job store). */
+  codeHash: string;
+  language: 'js' | 'ts';
+  runOn: 'real';
+  /** Datasets read, with their catalogue version (not their row counts: the submitter may read this record). */
+  inputs: { dataset: string; version: string }[];
+  /** Every check applied, in order, with its verdict. */
+  checks: { check: string; verdict: 'passed' | 'suppressed' | 'refused' | 'approved' | 'rejected'; detail: string }[];
+  /** Owner review, when the dataset requires it: who decided, how and why. */
+  review: { by: string; approved: boolean; reason: string } | null;
+  /** Differential-privacy budget spent (not yet applied: always null). */
+  dpSpend: null;
 }
 
 /** RFC 8785 canonical JSON. */

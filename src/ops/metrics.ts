@@ -11,6 +11,8 @@ export interface MetricsSources {
   logSize: () => Promise<number>;
   /** Leaves appended since the last anchored tree head; null while no ledger anchor is configured. */
   anchorLag: () => Promise<number | null>;
+  /** Sandbox jobs queued or running, read from the shared job queue (so every instance reports the same). */
+  sandboxQueueDepth?: () => Promise<number>;
 }
 
 export class GatewayMetrics {
@@ -56,10 +58,18 @@ export class GatewayMetrics {
       labelNames: ['kind', 'tier'],
       registers,
     });
+    const queueDepth = sources.sandboxQueueDepth;
     this.sandboxQueue = new Gauge({
       name: 'citygate_sandbox_queue_depth',
-      help: 'Sandbox jobs waiting to run (set by the jobs module).',
+      help: 'Sandbox jobs queued or running.',
       registers,
+      ...(queueDepth
+        ? {
+            async collect() {
+              this.set(await queueDepth());
+            },
+          }
+        : {}),
     });
     new Gauge({
       name: 'citygate_log_size',
@@ -94,7 +104,7 @@ export class GatewayMetrics {
     this.rateLimited.inc({ kind, tier });
   }
 
-  /** The jobs module calls this whenever its queue changes. */
+  /** For a queue without a store to read from (tests); the gateway's gauge reads the job queue itself. */
   setSandboxQueueDepth(depth: number): void {
     this.sandboxQueue.set(depth);
   }

@@ -135,6 +135,53 @@ export class QueryEngine {
     return { id: pseudoId, grainId: null, geometry: null, cell: null, values };
   }
 
+  /**
+   * A sandbox job's input: the plan's fields as columns (one value per record), with each record's id and its
+   * place in the hierarchy, under the same row filter (grant extent) and obligations as `records`. Refuses more
+   * than `maxRows` records.
+   */
+  async columns(plan: AccessPlan, deadline: number, maxRows: number): Promise<ColumnarInput> {
+    assertPlan(plan);
+    const { dataset, request: r, decision } = plan;
+    const sql = new Sql();
+    this.scope(plan, sql);
+    const fieldDefs = r.fields.map((f) => dataset.fields.find((d) => d.name === f) as FieldDef);
+    const cols = fieldDefs.map((def) =>
+      def.type === 'date'
+        ? `to_char(r.${ident(def.name)}, 'YYYY-MM-DD') as ${ident(def.name)}`
+        : `r.${ident(def.name)}`,
+    );
+    const text = `select r.id, g.district_id, g.subdistrict_id, g.community_id, g.building_id${cols.length ? ', ' + cols.join(', ') : ''}
+      from ${ident(dataset.tableName)} r join grains g on g.id = r.grain_id
+      ${sql.where.length ? 'where ' + sql.where.join(' and ') : ''}
+      order by r.id limit ${sql.p(maxRows + 1)}`;
+    checkDeadline(deadline);
+    const rows = await this.db.query<Record<string, unknown>>(text, sql.params);
+    checkDeadline(deadline);
+    if (rows.length > maxRows) throw limitExceeded(`A job may read at most ${maxRows} records; narrow it.`);
+    const out: ColumnarInput = {
+      rowCount: rows.length,
+      recordIds: rows.map((row) => String(row.id)),
+      hierarchy: {
+        district_id: rows.map((row) => nullableText(row.district_id)),
+        subdistrict_id: rows.map((row) => nullableText(row.subdistrict_id)),
+        community_id: rows.map((row) => nullableText(row.community_id)),
+        building_id: rows.map((row) => nullableText(row.building_id)),
+      },
+      fields: {},
+    };
+    for (const fd of fieldDefs) {
+      const d = decision.fields[fd.name];
+      out.fields[fd.name] = rows.map((row) => {
+        const raw = toScalar(row[fd.name]);
+        if (d?.effect === 'mask' && d.mask) return this.masker.apply(d.mask, fd.type, dataset.id, raw);
+        if (d?.effect === 'allow' || d?.effect === 'generalise') return raw;
+        return null; // withheld: the access service refuses sandbox requests for any other effect
+      });
+    }
+    return out;
+  }
+
   async aggregate(plan: AccessPlan, deadline: number): Promise<AggregateResult> {
     assertPlan(plan);
     const { request: r, decision } = plan;
@@ -422,6 +469,18 @@ export function polygonSql(polygon: number[][][], sql: Sql): void {
       where (e.y1 > g.lat) <> (e.y2 > g.lat)
         and g.lon < (e.x2 - e.x1) * (g.lat - e.y1) / nullif(e.y2 - e.y1, 0) + e.x1) % 2 = 1`,
   );
+}
+
+/** Columns of a sandbox job's input, one entry per record in record-id order. */
+export interface ColumnarInput {
+  rowCount: number;
+  recordIds: string[];
+  hierarchy: Record<'district_id' | 'subdistrict_id' | 'community_id' | 'building_id', (string | null)[]>;
+  fields: Record<string, Scalar[]>;
+}
+
+function nullableText(v: unknown): string | null {
+  return typeof v === 'string' ? v : null;
 }
 
 function toScalar(v: unknown): Scalar {

@@ -309,6 +309,71 @@ create table he_ciphertexts (
 `,
   },
   {
+    id: '0005_jobs',
+    sql: `
+-- Sandbox jobs (docs/sandbox-jobs.md): a durable queue. Workers claim with FOR UPDATE SKIP LOCKED and hold a
+-- lease they renew; a 'running' job whose lease expired (its gateway stopped) is retried once, then failed.
+create table jobs (
+  id text primary key,
+  submitter_sub text not null,
+  submitter_org text,
+  submitter_roles jsonb not null,
+  submitter_via text not null,
+  dataset_id text not null references catalogue_datasets(id),
+  owner_org text not null,
+  fields jsonb not null,
+  purpose text,
+  language text not null check (language in ('js', 'ts')),
+  run_on text not null check (run_on in ('dummy', 'real')),
+  code text not null,
+  code_hash text not null,
+  status text not null check (status in
+    ('queued', 'running', 'awaiting_review', 'succeeded', 'refused', 'failed', 'cancelled')),
+  attempts int not null default 0,
+  lease_owner text,
+  lease_expires timestamptz,
+  log jsonb not null default '[]'::jsonb,
+  -- Released tables (visible); null until the release record is durable in the provenance log.
+  outputs jsonb,
+  -- Checked tables and audited cells waiting for an owner's review; never shown to the submitter.
+  pending jsonb,
+  refusal jsonb,
+  error text,
+  receipt_index bigint,
+  output_hash text,
+  reviewed_by text,
+  review_reason text,
+  created_at timestamptz not null default now(),
+  started_at timestamptz,
+  finished_at timestamptz
+);
+create index jobs_queue_idx on jobs (status, created_at);
+create index jobs_submitter_idx on jobs (submitter_sub, created_at);
+create index jobs_owner_idx on jobs (owner_org, created_at);
+
+-- Cells already released to an organisation, per population (a dataset), for the differencing audit
+-- (src/jobs/disclosure/release-history.port.ts). Append only.
+create table job_release_history (
+  seq bigserial primary key,
+  org text not null,
+  population text not null,
+  release_id text not null,
+  cells jsonb not null,
+  at timestamptz not null default now(),
+  unique (org, population, release_id)
+);
+create index job_release_history_scope_idx on job_release_history (org, population, seq);
+
+-- Datasets whose owners require human review of sandbox releases.
+create table job_review_policies (
+  dataset_id text primary key references catalogue_datasets(id),
+  required boolean not null,
+  set_by text not null,
+  set_at timestamptz not null default now()
+);
+`,
+  },
+  {
     id: '0006_dp_budget',
     sql: `
 -- Differential privacy (docs/differential-privacy.md): a privacy budget per organisation and dataset, in

@@ -314,8 +314,11 @@ describe('open-data consumers, rate limits, downloads and operations', () => {
       assert.equal(value(/citygate_anchor_lag (\d+)/), 0);
       assert.ok(value(/citygate_rate_limited_total\{kind="operations",tier="open"\} (\d+)/) >= 1);
       assert.ok(value(/citygate_rate_limited_total\{kind="records",tier="open"\} (\d+)/) >= 1);
-      tg.gw.metrics.setSandboxQueueDepth(3);
-      assert.match((await http('/metrics')).body, /citygate_sandbox_queue_depth 3/);
+      // The queue depth is read from the shared job queue at scrape time.
+      const [queue] = await tg.gw.db.query<{ n: number }>(
+        `select count(*)::int as n from jobs where status in ('queued', 'running')`,
+      );
+      assert.equal(value(/citygate_sandbox_queue_depth (\d+)/), queue!.n);
     });
 
     it('logs one line per request with operation, requester and outcome, and never a data value', async () => {

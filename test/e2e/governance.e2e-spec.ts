@@ -4,7 +4,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildSchema, getNamedType, isObjectType, type GraphQLNamedType, type GraphQLSchema } from 'graphql';
 import { REPO_ROOT } from '../../src/config/config.js';
-import { DATA_BEARING_TYPES, GOVERNED_FIELDS, METADATA_FIELDS } from '../../src/graphql/governed.js';
+import { DATA_BEARING_TYPES, GOVERNED_FIELDS, METADATA_FIELDS, RELEASED_FIELDS } from '../../src/graphql/governed.js';
 import { generateSchemaSdl } from '../../src/graphql/schema.js';
 import { startTestGateway, type TestGateway } from '../support/test-gateway.js';
 
@@ -44,8 +44,9 @@ describe('one enforcement point', () => {
       for (const [name, field] of Object.entries(root.getFields())) {
         const reach = reachable(schema, getNamedType(field.type));
         const touchesData = [...reach].some((t) => dataTypes.has(t));
-        if (GOVERNED_FIELDS.has(name)) {
+        if (GOVERNED_FIELDS.has(name) || RELEASED_FIELDS.has(name)) {
           assert.ok(touchesData, `${name} is marked governed but returns no data-bearing type`);
+          assert.ok(!(GOVERNED_FIELDS.has(name) && RELEASED_FIELDS.has(name)), `${name} is marked twice`);
         } else {
           assert.ok(name in METADATA_FIELDS, `${root.name}.${name} is neither governed nor declared metadata`);
           assert.ok(!touchesData, `${root.name}.${name} reaches a data-bearing type without a decision`);
@@ -57,7 +58,7 @@ describe('one enforcement point', () => {
   it('the walk itself catches an ungoverned data field (a schema with a leak fails)', () => {
     const leaky = buildSchema(sdl.replace('type Query {', 'type Query {\n  leak: RecordPage!'));
     const field = leaky.getQueryType()!.getFields().leak!;
-    assert.ok(!GOVERNED_FIELDS.has('leak'));
+    assert.ok(!GOVERNED_FIELDS.has('leak') && !RELEASED_FIELDS.has('leak'));
     assert.ok([...reachable(leaky, getNamedType(field.type))].some((t) => DATA_BEARING_TYPES.includes(t)));
   });
 

@@ -53,6 +53,8 @@ export async function startTestGateway(
     dataDir?: string;
     /** Options of the Nest app (e.g. a request-log sink). */
     app?: AppOptions;
+    /** Use this open store and leave it open on close (a restart of the gateway on the same data). */
+    db?: Db;
   } = {},
 ): Promise<TestGateway> {
   Logger.overrideLogger(['error', 'warn']);
@@ -67,7 +69,8 @@ export async function startTestGateway(
     ...opts.env,
   });
   let db: Db;
-  if (opts.postgresUrl) db = await PostgresDb.open(opts.postgresUrl);
+  if (opts.db) db = opts.db;
+  else if (opts.postgresUrl) db = await PostgresDb.open(opts.postgresUrl);
   else db = await PgliteDb.open(null);
   await migrate(db);
   const gw = await buildGateway(config, { db, ...opts.overrides });
@@ -101,7 +104,7 @@ export async function startTestGateway(
     async close() {
       await app.close();
       await gw.close();
-      await db.close();
+      if (!opts.db) await db.close();
       if (ownDir) fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };

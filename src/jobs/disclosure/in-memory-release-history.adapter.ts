@@ -1,6 +1,6 @@
 /**
- * Test-only and single-process adapter of {@link ReleaseHistory}: kept in memory, lost on restart. Production needs
- * a durable adapter (a `releases` table keyed by org and population), which the job-queue work adds.
+ * Test-only and single-process adapter of {@link ReleaseHistory}: kept in memory, lost on restart. The gateway uses
+ * the durable adapter (pg-release-history.adapter.ts).
  */
 import type { AuditScope, ReleaseHistory, ReleaseRecord } from './release-history.port.js';
 

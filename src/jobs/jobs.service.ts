@@ -1,0 +1,651 @@
+/**
+ * Sandbox jobs (DESIGN.md §7, docs/sandbox-jobs.md): submission, the durable queue's runner, the release path and
+ * owner review. The path of a real run: AccessService decides (mode `sandbox`, the only way to get a plan) →
+ * QueryEngine reads the plan's fields as columns under the plan's row filter → the sandbox runs the code → every
+ * output table passes disclosure control → the differencing audit against the organisation's earlier releases →
+ * (owner review, when the dataset requires it) → the provenance record is appended → only then are the outputs
+ * visible. A dummy run reads synthetic records (dummy-data.ts) and is released as dummy without checks.
+ */
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import { Logger } from '@nestjs/common';
+import type { AccessOutcome, AccessService } from '../access/access.service.js';
+import type { AccessRequest } from '../access/access-request.js';
+import { PURPOSES, type Purpose } from '../access/decision.js';
+import type { CatalogueService, Dataset } from '../catalogue/catalogue.service.js';
+import type { Config } from '../config/config.js';
+import { DomainError, forbidden } from '../errors/domain.error.js';
+import type { Requester } from '../identity/requester.js';
+import { fastCanonicalJson } from '../ledger/canonical-json.js';
+import type { Receipt } from '../ledger/provenance-log.port.js';
+import type { JobProvenance } from '../ledger/provenance-record.js';
+import { sha256Hex } from '../ledger/provenance-record.js';
+import type { ProvenanceRecorder } from '../ledger/provenance-recorder.js';
+import type { ColumnarInput, QueryEngine } from '../query/query-engine.js';
+import type { Db } from '../store/db.port.js';
+import type { DifferencingAuditor } from './disclosure/differencing-auditor.js';
+import type { AuditScope } from './disclosure/release-history.port.js';
+import { dummyColumns } from './dummy-data.js';
+import {
+  type JobCheck,
+  type JobRecord,
+  type JobRefusal,
+  type JobStatus,
+  type JobTable,
+  type PendingRelease,
+  type SubmitJobInput,
+} from './job.types.js';
+import { JobErrors } from './jobs.errors.js';
+import type { JobsRepository } from './jobs.repository.js';
+import { checkOutput, named } from './output-check.js';
+import type { SandboxJob, SandboxRunner } from './sandbox.port.js';
+
+const log = new Logger('Jobs');
+
+/** A job left running by a stopped gateway is run this many times in all, then failed. */
+export const MAX_ATTEMPTS = 2;
+const MAX_CODE = 256 * 1024;
+const MAX_FIELDS = 64;
+const RESERVED_COLUMNS = new Set(['record_id', 'district_id', 'subdistrict_id', 'community_id', 'building_id']);
+
+/** How the caller relates to a job: decides what they see. */
+export type JobViewer = 'submitter' | 'owner' | 'auditor';
+
+export interface JobView {
+  job: JobRecord;
+  viewer: JobViewer;
+  /** Released outputs, or pending ones for an owner reviewing them; null otherwise. */
+  outputs: JobTable[] | null;
+}
+
+export interface JobsDeps {
+  db: Db;
+  repo: JobsRepository;
+  catalogue: CatalogueService;
+  access: AccessService;
+  queryEngine: QueryEngine;
+  recorder: ProvenanceRecorder;
+  auditor: DifferencingAuditor;
+  sandbox: SandboxRunner;
+  config: Config['jobs'];
+}
+
+export class JobsService {
+  private readonly instance = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  private timer: NodeJS.Timeout | undefined;
+  private ticking = false;
+  private again = false;
+  private stopping = false;
+  private readonly running = new Set<Promise<void>>();
+
+  constructor(private readonly d: JobsDeps) {}
+
+  // ---- lifecycle -------------------------------------------------------------------------------------------------
+
+  /** Recovers jobs a stopped gateway left running, then polls the queue. */
+  async start(): Promise<void> {
+    const r = await this.d.repo.recoverExpired(MAX_ATTEMPTS);
+    if (r.requeued.length + r.failed.length > 0) {
+      log.log(`recovered jobs: ${r.requeued.length} queued again, ${r.failed.length} failed`);
+    }
+    this.timer = setInterval(() => this.wake(), this.d.config.pollMs);
+    this.timer.unref();
+    this.wake();
+  }
+
+  /**
+   * Stops claiming jobs. Jobs still running are abandoned as a crash would leave them: their lease expires and
+   * the next start runs them again (once).
+   */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.timer);
+    await this.d.sandbox.close();
+    await Promise.allSettled([...this.running]);
+  }
+
+  /** Looks for queued jobs now (after a submission, a finished job, or a poll). */
+  wake(): void {
+    if (this.stopping) return;
+    if (this.ticking) {
+      this.again = true;
+      return;
+    }
+    this.ticking = true;
+    void this.tick()
+      .catch((err: unknown) => log.warn(`queue: ${(err as Error).message}`))
+      .finally(() => {
+        this.ticking = false;
+        if (this.again) {
+          this.again = false;
+          this.wake();
+        }
+      });
+  }
+
+  private async tick(): Promise<void> {
+    await this.d.repo.recoverExpired(MAX_ATTEMPTS);
+    while (!this.stopping && this.running.size < this.d.config.concurrency) {
+      const job = await this.d.repo.claim(this.instance, this.d.config.leaseMs);
+      if (job === null) return;
+      const p: Promise<void> = this.execute(job).finally(() => {
+        this.running.delete(p);
+        this.wake();
+      });
+      this.running.add(p);
+    }
+  }
+
+  // ---- caller operations -----------------------------------------------------------------------------------------
+
+  async submit(requester: Requester, input: SubmitJobInput): Promise<JobRecord> {
+    const dataset = this.d.catalogue.get(input.datasetId);
+    if (!dataset) throw notFoundDataset();
+    const fields = validateFields(dataset, input.fields);
+    const purpose = validatePurpose(input.purpose);
+    if (input.code.length === 0 || input.code.length > MAX_CODE) {
+      throw JobErrors.badInput(`code must hold 1 to ${MAX_CODE} characters.`);
+    }
+    const id = randomUUID();
+    const codeHash = sha256Hex(input.code);
+    if (input.runOn === 'real') {
+      // The decision now, so that a caller without access learns it at once (and it is logged); again at run time.
+      const outcome = await this.d.access.decide(requester, request(dataset.id, fields, purpose));
+      if (!outcome.allowed) {
+        const receipt = await this.appendRefusal(
+          requester,
+          dataset,
+          { id, codeHash, language: input.language, fields, purpose },
+          outcome,
+          { rule: 'access', reason: outcome.message, table: null, cells: [] },
+          [{ check: 'access', verdict: 'refused', detail: outcome.summary.reasons.join('; ') }],
+          null,
+        );
+        throw forbidden(outcome.message, { reasons: outcome.summary.reasons }, { receipt });
+      }
+    }
+    // A job is kept for its submitter: anonymous callers share one identity, so they cannot own jobs.
+    if (requester.via === 'anonymous') {
+      throw new DomainError(
+        'UNAUTHENTICATED',
+        'Sign in (or use an API key) to run jobs: a job is kept for its submitter.',
+      );
+    }
+    const job = await this.d.repo.insert({
+      id,
+      submitter: requester,
+      datasetId: dataset.id,
+      ownerOrg: dataset.ownerOrg,
+      fields,
+      purpose,
+      language: input.language,
+      runOn: input.runOn,
+      code: input.code,
+      codeHash,
+    });
+    this.wake();
+    return job;
+  }
+
+  async get(requester: Requester, id: string): Promise<JobView> {
+    const job = validId(id) ? await this.d.repo.get(id) : null;
+    const viewer = job === null ? null : viewerOf(requester, job);
+    if (job === null || viewer === null) throw JobErrors.notFound();
+    return view(job, viewer);
+  }
+
+  /** The caller's own jobs; an owner also sees jobs on the organisation's datasets, an auditor every job. */
+  async list(requester: Requester, first: number): Promise<JobView[]> {
+    if (requester.via === 'anonymous') return [];
+    const auditor = isAuditor(requester);
+    const owner = requester.via === 'jwt' && requester.roles.includes('owner') && requester.org !== null;
+    const jobs = await this.d.repo.list({
+      ...(auditor ? {} : { submitterSub: requester.sub }),
+      ...(!auditor && owner ? { ownerOrg: requester.org! } : {}),
+      first,
+    });
+    return jobs.flatMap((j) => {
+      const v = viewerOf(requester, j);
+      return v === null ? [] : [view(j, v)];
+    });
+  }
+
+  async cancel(requester: Requester, id: string): Promise<JobView> {
+    const view0 = await this.get(requester, id);
+    if (view0.viewer !== 'submitter') throw forbidden('Only the submitter may cancel a job.');
+    const done = await this.d.repo.transition(
+      id,
+      ['queued', 'running', 'awaiting_review'],
+      'cancelled',
+      { pending: null },
+      [`cancelled by ${requester.sub}`],
+    );
+    if (done === null) throw JobErrors.notCancellable();
+    return view(done, 'submitter');
+  }
+
+  /** An owner of the dataset's organisation requires (or stops requiring) review of releases from it. */
+  async setReviewRequired(requester: Requester, datasetId: string, required: boolean): Promise<boolean> {
+    const dataset = this.d.catalogue.get(datasetId);
+    if (!dataset) throw notFoundDataset();
+    if (!isOwnerOf(requester, dataset.ownerOrg)) throw JobErrors.notOwner();
+    await this.d.repo.setReviewRequired(dataset.id, required, requester.sub);
+    log.log(
+      `review of sandbox releases from ${dataset.id} ${required ? 'required' : 'no longer required'} by ${requester.sub}`,
+    );
+    return required;
+  }
+
+  async reviewRequired(datasetId: string): Promise<boolean> {
+    return this.d.repo.reviewRequired(datasetId);
+  }
+
+  /** An owner approves (release) or rejects (refusal) a job waiting for review. Logged either way. */
+  async review(requester: Requester, id: string, approve: boolean, reason: string): Promise<JobView> {
+    const current = await this.get(requester, id);
+    const job = current.job;
+    if (!isOwnerOf(requester, job.ownerOrg)) throw JobErrors.notReviewer();
+    if (requester.sub === job.submitter.sub) throw JobErrors.selfReview();
+    if (reason.trim().length === 0 || reason.length > 500) throw JobErrors.reasonRequired();
+    if (job.status !== 'awaiting_review' || job.pending === null) throw JobErrors.notAwaitingReview();
+    const dataset = this.d.catalogue.get(job.datasetId);
+    if (!dataset) throw notFoundDataset();
+    const pending = job.pending;
+    const review = { by: requester.sub, approved: approve, reason };
+    const outcome = await this.d.access.decide(job.submitter, request(dataset.id, job.fields, job.purpose));
+    let updated: JobRecord | null;
+    if (!outcome.allowed) {
+      updated = await this.refuse(
+        job,
+        dataset,
+        outcome,
+        accessRefusal(outcome),
+        pending.checks,
+        ['awaiting_review'],
+        review,
+      );
+    } else if (!approve) {
+      updated = await this.refuse(
+        job,
+        dataset,
+        outcome,
+        { rule: 'owner-review', reason: 'an owner of the dataset rejected this release', table: null, cells: [] },
+        [...pending.checks, { check: 'owner-review', verdict: 'rejected', detail: `by ${requester.sub}` }],
+        ['awaiting_review'],
+        review,
+      );
+    } else {
+      updated = await this.publish(
+        job,
+        dataset,
+        outcome,
+        {
+          ...pending,
+          checks: [...pending.checks, { check: 'owner-review', verdict: 'approved', detail: `by ${requester.sub}` }],
+        },
+        ['awaiting_review'],
+        review,
+      );
+    }
+    if (updated === null) throw JobErrors.notAwaitingReview();
+    return view(updated, 'owner');
+  }
+
+  // ---- running a job ---------------------------------------------------------------------------------------------
+
+  private async execute(job: JobRecord): Promise<void> {
+    const renew = setInterval(
+      () => void this.d.repo.renew(job.id, this.instance, this.d.config.leaseMs).catch(() => undefined),
+      Math.max(250, Math.floor(this.d.config.leaseMs / 3)),
+    );
+    try {
+      await this.runJob(job);
+    } catch (err) {
+      if (this.stopping) return;
+      const message = err instanceof DomainError ? err.message : 'internal error';
+      log.warn(`job ${job.id}: ${(err as Error).message}`);
+      await this.d.repo
+        .transition(job.id, ['running'], 'failed', { error: message }, [`failed: ${message}`])
+        .catch(() => undefined);
+    } finally {
+      clearInterval(renew);
+    }
+  }
+
+  private async runJob(job: JobRecord): Promise<void> {
+    const dataset = this.d.catalogue.get(job.datasetId);
+    if (!dataset) {
+      await this.d.repo.transition(job.id, ['running'], 'failed', { error: 'the dataset is gone' }, ['failed']);
+      return;
+    }
+    let outcome: AccessOutcome | null = null;
+    let input: ColumnarInput;
+    if (job.runOn === 'real') {
+      outcome = await this.d.access.decide(job.submitter, request(dataset.id, job.fields, job.purpose));
+      if (!outcome.allowed) {
+        await this.refuse(job, dataset, outcome, accessRefusal(outcome), [], ['running'], null);
+        return;
+      }
+      input = await this.d.queryEngine.columns(outcome.plan, Date.now() + 10 * 60_000, this.d.config.maxRows);
+    } else {
+      input = await dummyColumns(this.d.db, dataset, job.fields, this.d.config.dummyRows, job.id);
+    }
+    // Not the number of real records: that is a statistic no check has passed.
+    await this.d.repo.appendLog(job.id, [
+      `input: ${job.runOn === 'real' ? 'the records your decision allows' : `${input.rowCount} dummy records`}, ${job.fields.length} field(s)`,
+    ]);
+    const result = await this.d.sandbox.run(sandboxJob(job, dataset, input, this.d.config));
+    if (this.stopping) return; // abandoned: the lease runs out and the next start retries it
+    if (result.status === 'error') {
+      const error = `${result.code}: ${result.message}`;
+      await this.d.repo.transition(job.id, ['running'], 'failed', { error }, [`sandbox: ${error}`]);
+      return;
+    }
+    const ran = `sandbox: ${result.tables.length} table(s), ${Math.round(result.cpuMs)} ms CPU`;
+    if (job.runOn === 'dummy' || outcome === null || !outcome.allowed) {
+      const outputs = result.tables.map(plainTable);
+      await this.d.repo.transition(job.id, ['running'], 'succeeded', { outputs, outputHash: hashTables(outputs) }, [
+        ran,
+        'released as dummy output (synthetic data: no disclosure checks)',
+      ]);
+      return;
+    }
+    const verdict = checkOutput(result.tables, input, outcome.plan.decision.minCell);
+    if (!verdict.ok) {
+      await this.d.repo.appendLog(job.id, [ran]);
+      await this.refuse(job, dataset, outcome, verdict.refusal, verdict.checks, ['running'], null);
+      return;
+    }
+    const diff = await this.d.auditor.check(scopeOf(job), verdict.cells);
+    if (!diff.allowed && diff.refusal) {
+      const checks: JobCheck[] = [
+        ...verdict.checks,
+        { check: 'differencing', verdict: 'refused', detail: diff.refusal.reason },
+      ];
+      await this.d.repo.appendLog(job.id, [ran]);
+      await this.refuse(
+        job,
+        dataset,
+        outcome,
+        { rule: 'differencing', reason: diff.refusal.reason, table: null, cells: named(diff.refusal.cells) },
+        checks,
+        ['running'],
+        null,
+      );
+      return;
+    }
+    const pending: PendingRelease = {
+      tables: verdict.tables,
+      cells: verdict.cells,
+      checks: [
+        ...verdict.checks,
+        { check: 'differencing', verdict: 'passed', detail: `${verdict.cells.length} cell(s) audited` },
+      ],
+      rows: verdict.rows,
+      inputRows: input.rowCount,
+      datasetVersion: dataset.updatedAt.toISOString(),
+    };
+    if (await this.d.repo.reviewRequired(dataset.id)) {
+      await this.d.repo.transition(job.id, ['running'], 'awaiting_review', { pending }, [
+        ran,
+        'checks passed; waiting for review by an owner of the dataset',
+      ]);
+      return;
+    }
+    await this.d.repo.appendLog(job.id, [ran]);
+    await this.publish(job, dataset, outcome, pending, ['running'], null);
+  }
+
+  /**
+   * Records the release (differencing history, then the provenance log) and only then makes the outputs visible.
+   * The differencing audit runs again here, serialised per organisation and dataset, so that two jobs released at
+   * once cannot each pass against a history that lacks the other.
+   */
+  private async publish(
+    job: JobRecord,
+    dataset: Dataset,
+    outcome: Extract<AccessOutcome, { allowed: true }>,
+    pending: PendingRelease,
+    from: readonly JobStatus[],
+    review: JobProvenance['review'],
+  ): Promise<JobRecord | null> {
+    const audit = await this.d.auditor.release(scopeOf(job), job.id, pending.cells);
+    if (!audit.allowed && audit.refusal) {
+      return this.refuse(
+        job,
+        dataset,
+        outcome,
+        { rule: 'differencing', reason: audit.refusal.reason, table: null, cells: named(audit.refusal.cells) },
+        pending.checks.map((c) => (c.check === 'differencing' ? { ...c, verdict: 'refused' as const } : c)),
+        from,
+        review,
+      );
+    }
+    const outputHash = hashTables(pending.tables);
+    const record = this.d.recorder.record(job.submitter, request(dataset.id, job.fields, job.purpose), outcome, {
+      released: true,
+      rows: pending.rows,
+      resultHash: outputHash,
+      refusal: null,
+      grains: releasedUnits(pending.tables),
+    });
+    record.job = provenance(job, dataset, pending.checks, review);
+    const receipt = await this.d.recorder.append(record);
+    return this.d.repo.transition(
+      job.id,
+      from,
+      'succeeded',
+      {
+        outputs: pending.tables,
+        pending: null,
+        receiptIndex: receipt.index,
+        outputHash,
+        ...(review ? { reviewedBy: review.by, reviewReason: review.reason } : {}),
+      },
+      [...(review ? [`release approved by ${review.by}`] : []), `released: provenance log entry ${receipt.index}`],
+    );
+  }
+
+  private async refuse(
+    job: JobRecord,
+    dataset: Dataset,
+    outcome: AccessOutcome,
+    refusal: JobRefusal,
+    checks: JobCheck[],
+    from: readonly JobStatus[],
+    review: JobProvenance['review'],
+  ): Promise<JobRecord | null> {
+    const receipt = await this.appendRefusal(job.submitter, dataset, job, outcome, refusal, checks, review);
+    return this.d.repo.transition(
+      job.id,
+      from,
+      'refused',
+      {
+        refusal,
+        pending: null,
+        receiptIndex: receipt.index,
+        ...(review ? { reviewedBy: review.by, reviewReason: review.reason } : {}),
+      },
+      [
+        ...(review && !review.approved ? [`release rejected by ${review.by}`] : []),
+        `refused (${refusal.rule}): ${refusal.reason}; provenance log entry ${receipt.index}`,
+      ],
+    );
+  }
+
+  private async appendRefusal(
+    requester: Requester,
+    dataset: Dataset,
+    job: Pick<JobRecord, 'id' | 'codeHash' | 'language' | 'fields' | 'purpose'>,
+    outcome: AccessOutcome,
+    refusal: JobRefusal,
+    checks: JobCheck[],
+    review: JobProvenance['review'],
+  ): Promise<Receipt> {
+    const record = this.d.recorder.record(requester, request(dataset.id, job.fields, job.purpose), outcome, {
+      released: false,
+      rows: 0,
+      resultHash: null,
+      refusal: refusal.rule === 'access' ? 'FORBIDDEN' : refusal.rule,
+      grains: [],
+    });
+    record.job = provenance(job, dataset, checks, review);
+    return this.d.recorder.append(record);
+  }
+}
+
+// ---- helpers -----------------------------------------------------------------------------------------------------
+
+function notFoundDataset(): DomainError {
+  return new DomainError('NOT_FOUND', 'No such dataset.');
+}
+
+function request(datasetId: string, fields: string[], purpose: Purpose | null): AccessRequest {
+  return {
+    datasetId,
+    mode: 'sandbox',
+    purpose,
+    fields,
+    filters: [],
+    sort: [],
+    groupBy: null,
+    measures: [],
+    within: null,
+    bbox: null,
+    first: 0,
+    offset: 0,
+  };
+}
+
+function accessRefusal(outcome: AccessOutcome): JobRefusal {
+  return {
+    rule: 'access',
+    reason: outcome.allowed ? 'refused' : outcome.message,
+    table: null,
+    cells: [],
+  };
+}
+
+/** Differencing is audited per organisation (its members share what they learn) and per dataset. */
+function scopeOf(job: JobRecord): AuditScope {
+  return { org: job.submitter.org ?? `sub:${job.submitter.sub}`, population: job.datasetId };
+}
+
+function provenance(
+  job: Pick<JobRecord, 'id' | 'codeHash' | 'language'>,
+  dataset: Dataset,
+  checks: JobCheck[],
+  review: JobProvenance['review'],
+): JobProvenance {
+  return {
+    jobId: job.id,
+    codeHash: job.codeHash,
+    language: job.language,
+    runOn: 'real',
+    inputs: [{ dataset: dataset.id, version: dataset.updatedAt.toISOString() }],
+    checks,
+    review,
+    dpSpend: null,
+  };
+}
+
+export function hashTables(tables: readonly JobTable[]): string {
+  return sha256Hex(fastCanonicalJson(tables));
+}
+
+/** Hierarchy units named by released cells, for the auditors' grain index (bounded). */
+function releasedUnits(tables: readonly JobTable[]): string[] {
+  const out = new Set<string>();
+  for (const t of tables) {
+    for (const row of t.rows) {
+      for (const c of row) {
+        if (typeof c === 'string' && /^(district|subdistrict|community|building):/.test(c)) out.add(c);
+        if (out.size >= 1000) return [...out];
+      }
+    }
+  }
+  return [...out];
+}
+
+function plainTable(t: { name: string; columns: string[]; rows: JobTable['rows'] }): JobTable {
+  return { name: t.name, columns: t.columns, rows: t.rows, suppressed: [] };
+}
+
+function validId(id: string): boolean {
+  return /^[0-9a-f-]{36}$/.test(id);
+}
+
+function validateFields(dataset: Dataset, fields: readonly string[]): string[] {
+  if (fields.length === 0 || fields.length > MAX_FIELDS) {
+    throw JobErrors.badInput(`fields must name 1 to ${MAX_FIELDS} fields of the dataset.`);
+  }
+  const out = [...new Set(fields)];
+  for (const f of out) {
+    if (!dataset.fields.some((d) => d.name === f) || RESERVED_COLUMNS.has(f)) {
+      const shown = /^[a-z_][a-z0-9_]{0,62}$/.test(f) ? `"${f}"` : '(not a valid field name)';
+      throw JobErrors.badInput(`Unknown field ${shown} for dataset ${dataset.id}.`);
+    }
+  }
+  return out.sort();
+}
+
+function validatePurpose(p: string | null): Purpose | null {
+  if (p === null) return null;
+  if (!(PURPOSES as readonly string[]).includes(p))
+    throw JobErrors.badInput(`purpose is one of ${PURPOSES.join(', ')}.`);
+  return p as Purpose;
+}
+
+function isAuditor(r: Requester): boolean {
+  return r.via === 'jwt' && r.roles.includes('auditor');
+}
+
+function isOwnerOf(r: Requester, org: string): boolean {
+  return r.via === 'jwt' && r.roles.includes('owner') && r.org === org;
+}
+
+export function viewerOf(r: Requester, job: JobRecord): JobViewer | null {
+  if (r.via !== 'anonymous' && r.sub === job.submitter.sub && r.via === job.submitter.via) return 'submitter';
+  if (isOwnerOf(r, job.ownerOrg)) return 'owner';
+  if (isAuditor(r)) return 'auditor';
+  return null;
+}
+
+/** Auditors see metadata, never values; the owner also sees outputs waiting for their review. */
+function view(job: JobRecord, viewer: JobViewer): JobView {
+  let outputs: JobTable[] | null = null;
+  if (viewer !== 'auditor') outputs = job.outputs;
+  if (viewer === 'owner' && job.status === 'awaiting_review') outputs = job.pending?.tables ?? null;
+  return { job, viewer, outputs };
+}
+
+function sandboxJob(job: JobRecord, dataset: Dataset, input: ColumnarInput, c: Config['jobs']): SandboxJob {
+  const columns: SandboxJob['columns'] = {
+    record_id: { type: 'str', values: input.recordIds },
+    district_id: { type: 'str', values: input.hierarchy.district_id },
+    subdistrict_id: { type: 'str', values: input.hierarchy.subdistrict_id },
+    community_id: { type: 'str', values: input.hierarchy.community_id },
+    building_id: { type: 'str', values: input.hierarchy.building_id },
+  };
+  for (const f of job.fields) {
+    const def = dataset.fields.find((d) => d.name === f);
+    const values = input.fields[f] ?? [];
+    if (def?.type === 'int' || def?.type === 'float' || def?.type === 'bool') {
+      columns[f] = {
+        type: 'f64',
+        values: values.map((v) => (typeof v === 'number' ? v : typeof v === 'boolean' ? Number(v) : null)),
+      };
+    } else {
+      columns[f] = { type: 'str', values: values.map((v) => (v === null ? null : String(v))) };
+    }
+  }
+  return {
+    jobId: job.id,
+    code: job.code,
+    language: job.language,
+    columns,
+    limits: { cpuMs: c.cpuMs, wallMs: c.wallMs, memoryMb: c.memoryMb },
+    // A message thrown on real data could carry values past disclosure control.
+    verboseErrors: job.runOn === 'dummy',
+  };
+}

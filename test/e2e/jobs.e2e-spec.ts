@@ -1,0 +1,443 @@
+/**
+ * Sandbox jobs end to end (DESIGN.md §7, docs/sandbox-jobs.md): real PGlite, real policy bundle, real sandbox
+ * pool, real provenance log. The acceptance path: an emergency-management analyst (grant-emergency-elderly) counts
+ * elderly people living alone per community, on dummy data first, then on the real dataset, and gets a table whose
+ * small cells and revealing margins are suppressed; then the attacks and the queue's durability.
+ *
+ * Fixture: the demo city at test scale spreads about one elderly record per community, so the spec adds a cluster
+ * of records to four communities of one subdistrict (25, 18, 30 and 4 people) straight into the store.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { hashTables } from '../../src/jobs/jobs.service.js';
+import type { JobTable } from '../../src/jobs/job.types.js';
+import { migrate } from '../../src/store/migrate.js';
+import type { Db } from '../../src/store/db.port.js';
+import { PgliteDb } from '../../src/store/pglite.adapter.js';
+import { errorCode, startTestGateway, type GqlResult, type TestGateway } from '../support/test-gateway.js';
+import type { AccessRecord } from '../../src/ledger/provenance-record.js';
+
+const DS = 'elderly-living-alone';
+const ENV = {
+  CITYGATE_SANDBOX_WORKERS: '1',
+  CITYGATE_JOB_CPU_MS: '1000',
+  CITYGATE_JOB_WALL_MS: '3000',
+  CITYGATE_JOB_POLL_MS: '50',
+  CITYGATE_JOB_LEASE_MS: '1000',
+  CITYGATE_JOB_DUMMY_ROWS: '3000',
+};
+
+const JOB_FIELDS = `id status dummy runOn attempts error receiptIndex outputHash codeHash submittedBy reviewedBy reviewReason
+  startedAt log { message }
+  outputs { name columns rows { cells } suppressed { row column rule } }
+  refusal { rule reason table cells }`;
+const SUBMIT = `mutation($input: SubmitJobInput!) { submitJob(input: $input) { ${JOB_FIELDS} } }`;
+const JOB = `query($id: ID!) { job(id: $id) { ${JOB_FIELDS} } }`;
+
+interface Job {
+  id: string;
+  status: string;
+  dummy: boolean;
+  attempts: number;
+  error: string | null;
+  receiptIndex: number | null;
+  outputHash: string | null;
+  codeHash: string;
+  submittedBy: string;
+  reviewedBy: string | null;
+  reviewReason: string | null;
+  startedAt: string | null;
+  log: { message: string }[];
+  outputs:
+    | {
+        name: string;
+        columns: string[];
+        rows: { cells: unknown[] }[];
+        suppressed: { row: number; column: string; rule: string }[];
+      }[]
+    | null;
+  refusal: { rule: string; reason: string; table: string | null; cells: string[] } | null;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Per-community counts in one subdistrict, with a Total margin. */
+const perCommunity = (sub: string) => `
+export function run(input) {
+  const { community_id, subdistrict_id } = input.columns;
+  const counts = new Map();
+  let total = 0;
+  for (let i = 0; i < input.rowCount; i++) {
+    if (subdistrict_id[i] !== ${JSON.stringify(sub)}) continue;
+    counts.set(community_id[i], (counts.get(community_id[i]) ?? 0) + 1);
+    total++;
+  }
+  const rows = [...counts].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  rows.push(['Total', total]);
+  return { tables: [{ name: 'elderly_by_community', columns: ['community_id', 'count'], rows }] };
+}`;
+
+/** One count over a subdistrict minus some communities, reporting its units (record ids). */
+const areaCount = (sub: string, except: string[]) => `
+export function run(input) {
+  const { subdistrict_id, community_id, record_id } = input.columns;
+  const except = new Set(${JSON.stringify(except)});
+  const units = [];
+  for (let i = 0; i < input.rowCount; i++) {
+    if (subdistrict_id[i] === ${JSON.stringify(sub)} && !except.has(community_id[i])) units.push(record_id[i]);
+  }
+  return { tables: [{ name: 'area', columns: ['area', 'count'], rows: [['selected', units.length]], units: [units] }] };
+}`;
+
+const RAW_RECORDS = `
+export function run(input) {
+  const { record_id, care_level } = input.columns;
+  const rows = [];
+  for (let i = 0; i < input.rowCount; i++) rows.push([record_id[i], care_level[i]]);
+  // The table's name carries a record id out, should a refusal echo it.
+  return { tables: [{ name: 'leak_' + record_id[0].replace(/[^A-Za-z0-9]/g, '_'), columns: ['record_id', 'care_level'], rows }] };
+}`;
+
+const busy = (ms: number) => `
+export function run() {
+  const end = Date.now() + ${ms};
+  while (Date.now() < end) {}
+  return { tables: [{ name: 't', columns: ['k', 'count'], rows: [['a', 1]] }] };
+}`;
+
+describe('sandbox jobs', () => {
+  let t: TestGateway;
+  let db: Db;
+  let dataDir: string;
+  let analyst: { token: string };
+  let transport: { token: string };
+  let ownerA: { token: string };
+  let ownerB: { token: string };
+  let auditor: { token: string };
+  let sub: string;
+  let communities: string[]; // c1 25, c2 18, c3 30, c4 4
+
+  async function submit(input: Record<string, unknown>, auth: { token?: string } = {}): Promise<GqlResult> {
+    return t.gql(
+      SUBMIT,
+      { input: { datasetId: DS, fields: ['care_level'], purpose: 'emergency_response', ...input } },
+      auth,
+    );
+  }
+
+  async function submitted(input: Record<string, unknown>, auth: { token?: string }): Promise<Job> {
+    const r = await submit(input, auth);
+    assert.equal(r.body.errors, undefined, r.raw.slice(0, 400));
+    return r.body.data!.submitJob as Job;
+  }
+
+  async function get(id: string, auth: { token?: string }): Promise<Job> {
+    const r = await t.gql(JOB, { id }, auth);
+    assert.equal(r.body.errors, undefined, r.raw.slice(0, 400));
+    return r.body.data!.job as Job;
+  }
+
+  async function settled(
+    id: string,
+    auth: { token?: string },
+    until = ['SUCCEEDED', 'REFUSED', 'FAILED', 'CANCELLED', 'AWAITING_REVIEW'],
+  ): Promise<Job> {
+    for (let i = 0; i < 600; i++) {
+      const j = await get(id, auth);
+      if (until.includes(j.status)) return j;
+      await sleep(50);
+    }
+    throw new Error(`job ${id} did not settle`);
+  }
+
+  before(async () => {
+    db = await PgliteDb.open(null);
+    await migrate(db);
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'citygate-jobs-'));
+    t = await startTestGateway({ rooms: 3000, db, dataDir, env: ENV });
+    analyst = { token: await t.token('emergency-management', ['analyst']) };
+    transport = { token: await t.token('transport', ['analyst']) };
+    ownerA = { token: await t.token('civil-affairs', ['owner'], { sub: 'owner-a@civil-affairs' }) };
+    ownerB = { token: await t.token('civil-affairs', ['owner'], { sub: 'owner-b@civil-affairs' }) };
+    auditor = { token: await t.token('data-bureau', ['auditor']) };
+
+    // A subdistrict without elderly records in the demo city, with rooms in at least four communities.
+    const picked = await db.query<{ subdistrict_id: string; cs: string[] }>(
+      `select subdistrict_id, array_agg(distinct community_id order by community_id) as cs from grains
+       where kind = 'room' and subdistrict_id not in
+         (select g.subdistrict_id from ds_elderly_living_alone r join grains g on g.id = r.grain_id)
+       group by subdistrict_id having count(distinct community_id) >= 4 order by subdistrict_id limit 1`,
+    );
+    sub = picked[0]!.subdistrict_id;
+    communities = picked[0]!.cs.slice(0, 4);
+    const sizes = [25, 18, 30, 4];
+    for (const [i, c] of communities.entries()) {
+      const room = await db.query<{ id: string }>(
+        `select id from grains where kind = 'room' and community_id = $1 limit 1`,
+        [c],
+      );
+      for (let k = 0; k < sizes[i]!; k++) {
+        await db.query(
+          `insert into ds_elderly_living_alone (id, grain_id, elder_count, age_band, care_level, last_visit)
+           values ($1, $2, 1, '75-84', '2', current_date)`,
+          [`${room[0]!.id}#fx${k}`, room[0]!.id],
+        );
+      }
+    }
+  });
+
+  after(async () => {
+    await t?.close();
+    await db?.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('acceptance: dummy first, then real; small cells and the revealing margin are suppressed; logged before visible', async () => {
+    const code = perCommunity(sub);
+    const dummy = await settled((await submitted({ code, runOn: 'DUMMY' }, analyst)).id, analyst);
+    assert.equal(dummy.status, 'SUCCEEDED', JSON.stringify(dummy));
+    assert.equal(dummy.dummy, true);
+    assert.equal(dummy.receiptIndex, null, 'dummy outputs carry no release record');
+    assert.ok(dummy.outputs?.[0]?.rows.some((r) => r.cells[0] === 'Total'));
+    assert.ok(dummy.log.some((l) => l.message.includes('dummy')));
+
+    const first = await submitted({ code, runOn: 'REAL' }, analyst);
+    assert.equal(first.outputs, null);
+    const real = await settled(first.id, analyst);
+    assert.equal(real.status, 'SUCCEEDED', JSON.stringify(real));
+    assert.equal(real.dummy, false);
+    const table = real.outputs![0]!;
+    const byKey = new Map(table.rows.map((r) => [r.cells[0], r.cells[1]]));
+    const [c1, c2, c3, c4] = communities;
+    assert.equal(byKey.get(c4!), null, 'the cell of 4 is suppressed');
+    assert.ok(table.suppressed.some((s) => s.rule === 'threshold'));
+    assert.ok(
+      table.suppressed.some((s) => s.rule === 'secondary'),
+      'the margin would reveal it: a complement is hidden',
+    );
+    assert.equal(byKey.get(c2!), null, 'the smallest other cell is the complement');
+    assert.deepEqual([byKey.get(c1!), byKey.get(c3!), byKey.get('Total')], [25, 30, 77]);
+    for (const v of byKey.values()) assert.ok(v === null || (typeof v === 'number' && v >= 10));
+
+    // The release record is in the log, with the hash of exactly what the job shows.
+    const entry = await t.gw.log.get(real.receiptIndex!);
+    const rec = entry!.record as AccessRecord;
+    assert.equal(rec.mode, 'sandbox');
+    assert.equal(rec.outcome.released, true);
+    assert.equal(rec.job?.jobId, real.id);
+    assert.equal(rec.job?.codeHash, createHash('sha256').update(code).digest('hex'));
+    assert.equal(rec.job?.dpSpend, null);
+    assert.deepEqual(
+      rec.job?.inputs.map((i) => i.dataset),
+      [DS],
+    );
+    assert.deepEqual(
+      rec.job?.checks.map((c) => c.check),
+      ['disclosure:table 1', 'differencing'],
+    );
+    const shown: JobTable[] = real.outputs!.map((o) => ({
+      name: o.name,
+      columns: o.columns,
+      rows: o.rows.map((r) => r.cells as JobTable['rows'][number]),
+      suppressed: o.suppressed,
+    }));
+    assert.equal(rec.outcome.resultHash, real.outputHash);
+    assert.equal(hashTables(shown), real.outputHash);
+
+    // Auditors see the job in the trail, and the job's metadata without its values.
+    const trail = await t.gql(
+      `{ auditTrail(filter: { dataset: "${DS}" }) { index mode released } }`,
+      undefined,
+      auditor,
+    );
+    const rows = trail.body.data!.auditTrail as { index: number; mode: string; released: boolean }[];
+    assert.ok(rows.some((e) => e.index === real.receiptIndex && e.mode === 'sandbox' && e.released));
+    const seen = await get(real.id, auditor);
+    assert.equal(seen.outputs, null);
+    assert.equal(seen.status, 'SUCCEEDED');
+  });
+
+  it('a job returning raw records is refused as record-level output, and the refusal is logged', async () => {
+    const job = await settled((await submitted({ code: RAW_RECORDS, runOn: 'REAL' }, analyst)).id, analyst);
+    assert.equal(job.status, 'REFUSED');
+    assert.equal(job.refusal?.rule, 'record-level');
+    assert.equal(job.outputs, null);
+    assert.ok(!JSON.stringify(job).includes('leak_'), 'the refusal does not echo names the code chose');
+    const rec = (await t.gw.log.get(job.receiptIndex!))!.record as AccessRecord;
+    assert.equal(rec.outcome.released, false);
+    assert.equal(rec.outcome.refusal, 'record-level');
+  });
+
+  it('a differencing pair from the same organisation is refused with the rule named', async () => {
+    const all = await settled((await submitted({ code: areaCount(sub, []), runOn: 'REAL' }, analyst)).id, analyst);
+    assert.equal(all.status, 'SUCCEEDED', JSON.stringify(all));
+    assert.equal(all.outputs?.[0]?.rows[0]?.cells[1], 77);
+    const minusOne = await settled(
+      (await submitted({ code: areaCount(sub, [communities[3]!]), runOn: 'REAL' }, analyst)).id,
+      analyst,
+    );
+    assert.equal(minusOne.status, 'REFUSED');
+    assert.equal(minusOne.refusal?.rule, 'differencing');
+    // Named by position: the job chose the key ("selected"), so a refusal does not echo it.
+    assert.deepEqual(minusOne.refusal?.cells, ['table 1 row 1']);
+    assert.equal(minusOne.outputs, null);
+  });
+
+  it('reported units must be input records, as many as the count', async () => {
+    const lying = `export function run(input) {
+      return { tables: [{ name: 'a', columns: ['area', 'count'], rows: [['x', 12]], units: [Array.from({ length: 12 }, (_, i) => 'made-up-' + i)] }] };
+    }`;
+    const job = await settled((await submitted({ code: lying, runOn: 'REAL' }, analyst)).id, analyst);
+    assert.equal(job.status, 'REFUSED');
+    assert.equal(job.refusal?.rule, 'invalid-table');
+  });
+
+  it('the public and a department without a grant are refused real runs and learn nothing', async () => {
+    for (const auth of [{}, transport]) {
+      const before = await t.gw.log.size();
+      const r = await submit({ code: perCommunity(sub), runOn: 'REAL' }, auth);
+      assert.equal(errorCode(r), 'FORBIDDEN');
+      assert.equal(r.body.data, null);
+      assert.ok(!/\d{2,}/.test(r.body.errors![0]!.message), 'no numbers in the message');
+      assert.equal(await t.gw.log.size(), before + 1, 'the refusal is logged');
+    }
+    const mine = await t.gql('{ jobs { id } }', undefined, transport);
+    assert.deepEqual(mine.body.data!.jobs, []);
+    // A dummy run needs only the catalogue: the department may try its code on synthetic data.
+    const dummy = await settled(
+      (await submitted({ code: perCommunity(sub), runOn: 'DUMMY' }, transport)).id,
+      transport,
+    );
+    assert.equal(dummy.status, 'SUCCEEDED');
+    assert.equal(dummy.dummy, true);
+    // Someone else's job does not exist for them.
+    assert.equal(errorCode(await t.gql(JOB, { id: dummy.id }, analyst)), 'NOT_FOUND');
+  });
+
+  it('a runaway job is killed at its limit while the gateway keeps answering', async () => {
+    const job = await submitted({ code: 'export function run() { for (;;) {} }', runOn: 'DUMMY' }, analyst);
+    let sawRunning = false;
+    for (let i = 0; i < 200; i++) {
+      const health = await t.gql('{ health }');
+      assert.equal(health.body.data?.health, 'ok');
+      const j = await get(job.id, analyst);
+      if (j.status === 'RUNNING') sawRunning = true;
+      if (j.status === 'FAILED') {
+        assert.match(j.error ?? '', /^TIMEOUT/);
+        assert.ok(sawRunning);
+        return;
+      }
+      await sleep(25);
+    }
+    assert.fail('the runaway job was not stopped');
+  });
+
+  it('cancel: a queued job never runs, a running one releases nothing; only the submitter may cancel', async () => {
+    const long = await submitted({ code: busy(700), runOn: 'DUMMY' }, analyst);
+    const queued = await submitted({ code: busy(10), runOn: 'DUMMY' }, analyst);
+    await settled(long.id, analyst, ['RUNNING']);
+    const cancel = 'mutation($id: ID!) { cancelJob(id: $id) { id status } }';
+    assert.equal(errorCode(await t.gql(cancel, { id: queued.id }, transport)), 'NOT_FOUND');
+    const c1 = await t.gql(cancel, { id: queued.id }, analyst);
+    assert.equal((c1.body.data!.cancelJob as Job).status, 'CANCELLED');
+    const c2 = await t.gql(cancel, { id: long.id }, analyst);
+    assert.equal((c2.body.data!.cancelJob as Job).status, 'CANCELLED');
+    await sleep(1200);
+    const [l, q] = [await get(long.id, analyst), await get(queued.id, analyst)];
+    assert.deepEqual([l.status, l.outputs], ['CANCELLED', null]);
+    assert.deepEqual([q.status, q.startedAt], ['CANCELLED', null]);
+    assert.equal(errorCode(await t.gql(cancel, { id: long.id }, analyst)), 'BAD_USER_INPUT');
+  });
+
+  it('owner review: waits, owners see it, self-review refused, reject and approve are logged', async () => {
+    const setRule = 'mutation($r: Boolean!) { setJobReviewRequired(datasetId: "elderly-living-alone", required: $r) }';
+    assert.equal(errorCode(await t.gql(setRule, { r: true }, analyst)), 'FORBIDDEN');
+    assert.equal((await t.gql(setRule, { r: true }, ownerA)).body.data!.setJobReviewRequired, true);
+    const review =
+      'mutation($id: ID!, $ok: Boolean!) { reviewJob(id: $id, approve: $ok, reason: "checked") { id status reviewedBy } }';
+
+    // The analyst's job waits; its outputs are hidden from the analyst, shown to the owner who reviews.
+    const code = perCommunity(sub);
+    const waiting = await settled((await submitted({ code, runOn: 'REAL' }, analyst)).id, analyst);
+    assert.equal(waiting.status, 'AWAITING_REVIEW');
+    assert.equal(waiting.outputs, null);
+    assert.ok((await get(waiting.id, ownerA)).outputs?.length === 1);
+    assert.equal(errorCode(await t.gql(review, { id: waiting.id, ok: true }, analyst)), 'FORBIDDEN');
+    const rejected = await t.gql(
+      'mutation($id: ID!) { reviewJob(id: $id, approve: false, reason: "not needed for this purpose") { status } }',
+      { id: waiting.id },
+      ownerA,
+    );
+    assert.equal((rejected.body.data!.reviewJob as Job).status, 'REFUSED');
+    const after = await get(waiting.id, analyst);
+    assert.deepEqual(
+      [after.refusal?.rule, after.reviewReason, after.outputs],
+      ['owner-review', 'not needed for this purpose', null],
+    );
+    const rejectRecord = (await t.gw.log.get(after.receiptIndex!))!.record as AccessRecord;
+    assert.deepEqual(rejectRecord.job?.review, {
+      by: 'owner-a@civil-affairs',
+      approved: false,
+      reason: 'not needed for this purpose',
+    });
+
+    // An owner's own job: the owner may not approve it; another owner may.
+    const own = await settled((await submitted({ code, runOn: 'REAL', purpose: null }, ownerA)).id, ownerA);
+    assert.equal(own.status, 'AWAITING_REVIEW');
+    const self = await t.gql(review, { id: own.id, ok: true }, ownerA);
+    assert.equal(errorCode(self), 'FORBIDDEN');
+    assert.match(self.body.errors![0]!.message, /submitted/);
+    const approved = await t.gql(review, { id: own.id, ok: true }, ownerB);
+    assert.equal((approved.body.data!.reviewJob as Job).status, 'SUCCEEDED', approved.raw.slice(0, 300));
+    const done = await get(own.id, ownerA);
+    assert.equal(done.reviewedBy, 'owner-b@civil-affairs');
+    assert.ok(done.outputs?.length === 1);
+    const approveRecord = (await t.gw.log.get(done.receiptIndex!))!.record as AccessRecord;
+    assert.deepEqual(approveRecord.job?.review, { by: 'owner-b@civil-affairs', approved: true, reason: 'checked' });
+    assert.equal(approveRecord.outcome.resultHash, done.outputHash);
+    assert.equal(errorCode(await t.gql(review, { id: own.id, ok: true }, ownerB)), 'BAD_USER_INPUT');
+    await t.gql(setRule, { r: false }, ownerA);
+  });
+
+  it('nothing becomes visible when the release cannot be logged', async () => {
+    const log = t.gw.log;
+    const append = log.append.bind(log);
+    // Fault injection: the log refuses every append while this job runs.
+    log.append = () => Promise.reject(new Error('injected: the disk is full'));
+    try {
+      const job = await settled((await submitted({ code: areaCount(sub, []), runOn: 'REAL' }, analyst)).id, analyst);
+      assert.equal(job.status, 'FAILED');
+      assert.match(job.error ?? '', /nothing was released/);
+      assert.equal(job.outputs, null);
+      assert.equal(job.receiptIndex, null);
+    } finally {
+      log.append = append;
+    }
+  });
+
+  it('queued and interrupted jobs survive a gateway restart; a job interrupted twice fails with the reason', async () => {
+    const interrupted = await submitted({ code: busy(600), runOn: 'DUMMY' }, analyst);
+    const queued = await submitted({ code: busy(10), runOn: 'DUMMY' }, analyst);
+    await settled(interrupted.id, analyst, ['RUNNING']);
+    await t.close();
+    t = await startTestGateway({ rooms: 3000, db, dataDir, env: ENV });
+    const [a, b] = [await settled(interrupted.id, analyst), await settled(queued.id, analyst)];
+    assert.equal(a.status, 'SUCCEEDED');
+    assert.equal(a.attempts, 2);
+    assert.ok(a.log.some((l) => l.message.includes('queued again')));
+    assert.equal(b.status, 'SUCCEEDED');
+
+    // A job found running on its second attempt with an expired lease is not retried a third time.
+    await db.query(
+      `update jobs set status = 'running', attempts = 2, lease_owner = 'gone', lease_expires = now() - interval '1 second'
+       where id = $1`,
+      [queued.id],
+    );
+    const failed = await settled(queued.id, analyst, ['FAILED']);
+    assert.match(failed.error ?? '', /stopped 2 times/);
+  });
+});
