@@ -17,6 +17,7 @@ import { REPO_ROOT } from '../../src/config/config.js';
 import { PrivacyBudgetRepository } from '../../src/jobs/dp/privacy-budget.repository.js';
 import { PostgresDb } from '../../src/store/postgres.adapter.js';
 import { assertBudgetBalanced } from '../support/privacy-budget.conformance.js';
+import { NO_RATE_LIMITS } from '../support/test-gateway.js';
 
 const url = process.env.DATABASE_URL;
 const NODE = path.join(REPO_ROOT, 'node_modules/.bin/node');
@@ -128,6 +129,8 @@ describe('DP budget through a gateway killed midway', { skip: url ? false : 'DAT
           CITYGATE_DATA_DIR: dataDir,
           CITYGATE_PORT: String(port),
           CITYGATE_DEMO_ROOMS: '300',
+          // The burst is 100 anonymous requests from one address: the budget, not the rate limit, is under test.
+          CITYGATE_RATE_LIMITS: NO_RATE_LIMITS,
         };
         let gw: ChildProcess | null = await startGateway(env);
         const db = await PostgresDb.open(dbUrl.toString(), 2);

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { JobsRepository } from '../../src/jobs/jobs.repository.js';
 import { PostgresDb } from '../../src/store/postgres.adapter.js';
+import { freshDatabase } from '../support/fresh-database.js';
 import { startTestGateway, type TestGateway } from '../support/test-gateway.js';
 
 const url = process.env.DATABASE_URL;
@@ -28,6 +29,7 @@ describe(
     let a: TestGateway;
     let b: TestGateway;
     let auth: { token: string };
+    let dbUrl: string;
 
     const settle = async (t: TestGateway, id: string) => {
       for (let i = 0; i < 600; i++) {
@@ -58,8 +60,10 @@ describe(
     };
 
     before(async () => {
-      a = await startTestGateway({ rooms: 2000, postgresUrl: url!, env: ENV });
-      b = await startTestGateway({ rooms: 2000, postgresUrl: url!, dataDir: a.gw.config.dataDir, env: ENV });
+      // A database of its own: the shared one's log is bound to another spec's log key.
+      dbUrl = await freshDatabase(url!, 'citygate_jobs');
+      a = await startTestGateway({ rooms: 2000, postgresUrl: dbUrl, env: ENV });
+      b = await startTestGateway({ rooms: 2000, postgresUrl: dbUrl, dataDir: a.gw.config.dataDir, env: ENV });
       auth = { token: await a.token('emergency-management', ['analyst']) };
     });
     after(async () => {
@@ -87,7 +91,7 @@ describe(
       // The gateways stop claiming, so that only the two test connections compete.
       await a.gw.jobs.stop();
       await b.gw.jobs.stop();
-      const dbs = await Promise.all([PostgresDb.open(url!), PostgresDb.open(url!)]);
+      const dbs = await Promise.all([PostgresDb.open(dbUrl), PostgresDb.open(dbUrl)]);
       const ids: string[] = [];
       for (let i = 0; i < 6; i++) ids.push(await submit(a, countAllBut(0), 'DUMMY'));
       const repos = dbs.map((db) => new JobsRepository(db));
