@@ -18,7 +18,7 @@ function citationOf(format: Format, text: string): string {
     const c = (JSON.parse(text) as { citation?: { text?: string } }).citation;
     return c?.text ?? '';
   }
-  const first = text.slice(0, text.indexOf('\n') >>> 0);
+  const first = /^[^\r\n]*/.exec(text)![0]; // CSV lines end in CRLF (RFC 4180)
   return first.replace(/^"|"$/g, '').replace(/""/g, '"');
 }
 
@@ -46,7 +46,10 @@ export function Download({ dataset }: { dataset: string }) {
         } catch {
           // not JSON: the status alone explains it
         }
-        throw new GqlRefusal(body.error?.code ?? 'INTERNAL', body.error?.message ?? `The gateway answered ${res.status}.`);
+        throw new GqlRefusal(
+          body.error?.code ?? 'INTERNAL',
+          body.error?.message ?? `The gateway answered ${res.status}.`,
+        );
       }
       const blob = await res.blob();
       const text = await blob.text();
@@ -73,7 +76,13 @@ export function Download({ dataset }: { dataset: string }) {
   return (
     <div class="download" data-testid="download">
       <span>Download: </span>
-      <button type="button" class="secondary" name="download-csv" disabled={busy !== null} onClick={() => void get('csv')}>
+      <button
+        type="button"
+        class="secondary"
+        name="download-csv"
+        disabled={busy !== null}
+        onClick={() => void get('csv')}
+      >
         CSV
       </button>{' '}
       <button

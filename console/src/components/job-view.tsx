@@ -77,7 +77,9 @@ export function JobView({ job }: { job: Job }) {
     <div class="job" data-job={job.id} data-status={job.status} data-run-on={job.runOn}>
       <p>
         <Badge kind={`job-${job.status.toLowerCase()}`}>{job.status}</Badge> on{' '}
-        <Badge kind={job.runOn === 'DUMMY' ? 'dummy' : 'real'}>{job.runOn === 'DUMMY' ? 'dummy data' : 'real data'}</Badge>{' '}
+        <Badge kind={job.runOn === 'DUMMY' ? 'dummy' : 'real'}>
+          {job.runOn === 'DUMMY' ? 'dummy data' : 'real data'}
+        </Badge>{' '}
         <code>{job.datasetId}</code> ({job.fields.join(', ')}){job.purpose ? ` for ${job.purpose}` : ''}, submitted by{' '}
         {job.submittedBy}
         {job.attempts > 1 ? `, attempt ${job.attempts}` : ''}.
@@ -100,7 +102,13 @@ export function JobView({ job }: { job: Job }) {
         </div>
       )}
       {job.refusal && (
-        <div class="refusal" role="alert" data-code="JOB_REFUSED" data-rule={job.refusal.rule} data-testid="job-refusal">
+        <div
+          class="refusal"
+          role="alert"
+          data-code="JOB_REFUSED"
+          data-rule={job.refusal.rule}
+          data-testid="job-refusal"
+        >
           <strong class="refusal-code">REFUSED · {job.refusal.rule}</strong>{' '}
           <span class="refusal-message">{job.refusal.reason}</span>
           <div class="refusal-hint">{RULE_LABEL[job.refusal.rule] ?? ''}</div>
@@ -114,7 +122,9 @@ export function JobView({ job }: { job: Job }) {
           {job.receiptIndex !== null && <div class="muted">The refusal itself was logged.</div>}
         </div>
       )}
-      {job.outputs?.map((t) => <OutputTable key={t.name} table={t} dummy={job.dummy} />)}
+      {job.outputs?.map((t) => (
+        <OutputTable key={t.name} table={t} dummy={job.dummy} />
+      ))}
       {job.reviewedBy && !job.refusal && (
         <p class="muted">
           Released after review by {job.reviewedBy}

@@ -151,7 +151,11 @@ export function GrantsPage({ params }: { params: URLSearchParams }) {
                   </td>
                   <td>
                     <Badge kind={`grant-${g.state}`}>{g.state}</Badge>
-                    {g.revokeReason && <div class="muted">revoked by {g.revokedBy}: {g.revokeReason}</div>}
+                    {g.revokeReason && (
+                      <div class="muted">
+                        revoked by {g.revokedBy}: {g.revokeReason}
+                      </div>
+                    )}
                   </td>
                   <td>{g.state === 'active' && <QueryLink grant={g} />}</td>
                 </tr>
@@ -224,7 +228,9 @@ function Follow({
         <div data-testid="followed" data-status={app.status}>
           <p>
             <code>{app.id}</code>: <Badge kind={`app-${app.status}`}>{app.status}</Badge>{' '}
-            {app.status === 'pending' && <span class="muted">waiting for {app.ownerOrg} to decide (checked every 3 s)</span>}
+            {app.status === 'pending' && (
+              <span class="muted">waiting for {app.ownerOrg} to decide (checked every 3 s)</span>
+            )}
           </p>
           <dl class="facts">
             <dt>dataset</dt>
@@ -258,9 +264,11 @@ function Follow({
           {g && (
             <div data-testid="granted" class="card">
               <p>
-                Granted <Badge kind={`grant-${g.state}`}>{g.state}</Badge>: <strong>{g.fields.join(', ')}</strong>{' '}
-                for {g.purpose}, in {extentText(g.extent)}, {day(g.validFrom)} – {day(g.validUntil)}
-                {g.fields.length < app.fields.length || g.extent.join() !== app.extent.join() || g.validUntil < app.validUntil
+                Granted <Badge kind={`grant-${g.state}`}>{g.state}</Badge>: <strong>{g.fields.join(', ')}</strong> for{' '}
+                {g.purpose}, in {extentText(g.extent)}, {day(g.validFrom)} – {day(g.validUntil)}
+                {g.fields.length < app.fields.length ||
+                g.extent.join() !== app.extent.join() ||
+                g.validUntil < app.validUntil
                   ? ' (narrower than applied for)'
                   : ''}
                 .
@@ -291,7 +299,9 @@ function ApplyForm({ datasets, onApplied }: { datasets: Dataset[]; onApplied: (a
   const [done, setDone] = useState<GrantApplication | null>(null);
 
   useEffect(() => {
-    void gqlOrThrow<{ units: Unit[] }>(credential, UNITS, { level: 'district' }).then((r) => setDistricts(r.data.units));
+    void gqlOrThrow<{ units: Unit[] }>(credential, UNITS, { level: 'district' }).then((r) =>
+      setDistricts(r.data.units),
+    );
   }, [credential]);
   useEffect(() => {
     setSubdistrict('');

@@ -33,7 +33,10 @@ export function run(input) {
 type JobSummary = Pick<Job, 'id' | 'datasetId' | 'runOn' | 'status' | 'dummy' | 'createdAt' | 'submittedBy'>;
 
 /** Polls one job until it settles: long work shows progress. */
-export function useJob(id: string, onSettled?: (j: Job) => void): { job: Job | null; error: unknown; set: (j: Job) => void } {
+export function useJob(
+  id: string,
+  onSettled?: (j: Job) => void,
+): { job: Job | null; error: unknown; set: (j: Job) => void } {
   const { credential } = useSession();
   const [job, setJob] = useState<Job | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -118,8 +121,8 @@ export function JobsPage() {
         <p class="muted">
           Your code runs next to the data in the gateway’s sandbox (no network, no timers, CPU and memory limits). Try
           it on <strong>dummy data</strong> first: synthetic records with the dataset’s schema, no checks. Then run it
-          on the <strong>real data</strong>: only aggregate tables that pass disclosure control are released, and
-          the release is logged before you see it.
+          on the <strong>real data</strong>: only aggregate tables that pass disclosure control are released, and the
+          release is logged before you see it.
         </p>
         <div class="row">
           <label>
@@ -141,7 +144,11 @@ export function JobsPage() {
           </label>
           <label>
             Purpose{' '}
-            <select name="job-purpose" value={purpose} onChange={(e) => setPurpose((e.target as HTMLSelectElement).value)}>
+            <select
+              name="job-purpose"
+              value={purpose}
+              onChange={(e) => setPurpose((e.target as HTMLSelectElement).value)}
+            >
               <option value="">none</option>
               {PURPOSES.map((p) => (
                 <option key={p} value={p}>

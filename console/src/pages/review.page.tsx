@@ -109,7 +109,11 @@ export function ReviewPage() {
                     <Badge kind={`grant-${g.state}`}>{g.state}</Badge>
                     {g.revokeReason && <div class="muted">{g.revokeReason}</div>}
                   </td>
-                  <td>{(g.state === 'active' || g.state === 'scheduled') && <Revoke grant={g} onDone={() => void reload()} />}</td>
+                  <td>
+                    {(g.state === 'active' || g.state === 'scheduled') && (
+                      <Revoke grant={g} onDone={() => void reload()} />
+                    )}
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -157,8 +161,8 @@ export function ReviewPage() {
       <Section title="Review of sandbox releases" id="review-rule">
         <p class="muted">
           When a dataset requires review, a job’s real outputs that pass disclosure control wait for an owner of your
-          department (not the one who submitted the job) before the submitter sees them. The gateway does not report
-          the current setting; the last change made here is shown.
+          department (not the one who submitted the job) before the submitter sees them. The gateway does not report the
+          current setting; the last change made here is shown.
         </p>
         {owned.map((d) => (
           <ReviewRule key={d.id} dataset={d} />
@@ -213,8 +217,8 @@ function Decide({ app, onDone }: { app: GrantApplication; onDone: () => void }) 
     <div class="card decide" data-application={app.id}>
       <p>
         <strong>{app.applicantOrg}</strong> ({app.applicantSub}) applied on {day(app.createdAt)} for{' '}
-        <code>{app.dataset}</code>, for <strong>{app.purpose}</strong>, in {extentText(app.extent)}, {day(app.validFrom)}{' '}
-        – {day(app.validUntil)}.
+        <code>{app.dataset}</code>, for <strong>{app.purpose}</strong>, in {extentText(app.extent)},{' '}
+        {day(app.validFrom)} – {day(app.validUntil)}.
       </p>
       <p class="muted">
         Legal basis: {app.legalBasis}. Contact: {app.contact}.
@@ -239,7 +243,11 @@ function Decide({ app, onDone }: { app: GrantApplication; onDone: () => void }) 
         {units.length > 0 && (
           <label>
             Area{' '}
-            <select name="grant-extent" value={extent} onChange={(e) => setExtent((e.target as HTMLSelectElement).value)}>
+            <select
+              name="grant-extent"
+              value={extent}
+              onChange={(e) => setExtent((e.target as HTMLSelectElement).value)}
+            >
               <option value="">as applied for ({extentText(app.extent)})</option>
               {units.map((u) => (
                 <option key={u.id} value={u.id}>
@@ -271,7 +279,12 @@ function Decide({ app, onDone }: { app: GrantApplication; onDone: () => void }) 
         </label>
       </div>
       <div class="row">
-        <button type="button" name="approve" disabled={busy || fields.length === 0} onClick={() => void decide('approve')}>
+        <button
+          type="button"
+          name="approve"
+          disabled={busy || fields.length === 0}
+          onClick={() => void decide('approve')}
+        >
           Approve
         </button>
         <button type="button" name="reject" class="secondary" disabled={busy} onClick={() => void decide('reject')}>
@@ -344,7 +357,13 @@ function ReviewJob({ job, onDone }: { job: Job; onDone: () => void }) {
         <button type="button" name="release" disabled={!reason.trim()} onClick={() => void review(true)}>
           Release
         </button>
-        <button type="button" name="withhold" class="secondary" disabled={!reason.trim()} onClick={() => void review(false)}>
+        <button
+          type="button"
+          name="withhold"
+          class="secondary"
+          disabled={!reason.trim()}
+          onClick={() => void review(false)}
+        >
           Withhold
         </button>
       </div>
@@ -360,7 +379,10 @@ function ReviewRule({ dataset }: { dataset: Dataset }) {
   const set = async (required: boolean) => {
     setError(null);
     try {
-      const r = await gqlOrThrow<{ setJobReviewRequired: boolean }>(credential, REQUIRE, { d: dataset.id, r: required });
+      const r = await gqlOrThrow<{ setJobReviewRequired: boolean }>(credential, REQUIRE, {
+        d: dataset.id,
+        r: required,
+      });
       setState(r.data.setJobReviewRequired);
     } catch (e) {
       setError(e);
