@@ -200,14 +200,15 @@ function Follow({
   useEffect(() => {
     let stop = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let seen: string | null = null;
     const poll = async () => {
       try {
         const r = await gqlOrThrow<{ grantApplication: GrantApplication }>(credential, ONE, { id });
         if (stop) return;
-        setApp((prev) => {
-          if (prev && prev.status !== r.data.grantApplication.status) onChange();
-          return r.data.grantApplication;
-        });
+        // Decided while followed: the lists (and the grant it created) are read again.
+        if (seen !== null && seen !== r.data.grantApplication.status) onChange();
+        seen = r.data.grantApplication.status;
+        setApp(r.data.grantApplication);
         if (r.data.grantApplication.status === 'pending') timer = setTimeout(() => void poll(), 3000);
       } catch (e) {
         if (!stop) setError(e);
