@@ -28,11 +28,9 @@ const NAV: NavItem[] = [
   { page: 'catalogue', label: 'Catalogue', show: () => true },
   { page: 'map', label: 'Map', show: () => true },
   { page: 'records', label: 'Query data', show: () => true },
-  // Marked places: wired once the grant applications and sandbox jobs APIs land.
   { page: 'grants', label: 'Apply for a grant', show: can.department },
   { page: 'jobs', label: 'Sandbox jobs', show: can.department },
   { page: 'usage', label: 'Use of my data', show: can.owner },
-  // Marked place: wired once grant applications and sandbox releases can be reviewed.
   { page: 'review', label: 'Applications and releases', show: can.owner },
   { page: 'audit', label: 'Audit trail', show: can.auditor },
   { page: 'verify', label: 'Verify a receipt', show: () => true },
@@ -100,7 +98,7 @@ function Page({ page, params }: { page: string; params: URLSearchParams }) {
     case 'records':
       return <RecordsPage params={params} />;
     case 'grants':
-      return <GrantsPage />;
+      return <GrantsPage params={params} />;
     case 'jobs':
       return <JobsPage />;
     case 'usage':

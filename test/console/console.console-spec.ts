@@ -3,6 +3,10 @@
  * against a real test gateway listening on loopback. Every step saves a screenshot under
  * .test-artifacts/console/. Every page must load nothing from outside the gateway's origin, break no
  * Content-Security-Policy rule, and show no value the caller's tier forbids.
+ *
+ * Fixture for the sandbox job walk (as test/e2e/jobs.e2e-spec.ts does): the demo city at test scale spreads about
+ * one elderly record per community, so the spec adds 25, 18, 30 and 4 records to four communities of one
+ * subdistrict, straight into the store; some cells then pass the threshold and the cell of 4 does not.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -15,6 +19,33 @@ import { startTestGateway, type TestGateway } from '../support/test-gateway.js';
 
 const ARTIFACTS = path.resolve('.test-artifacts/console');
 const CHROMIUM = process.env.CITYGATE_CHROMIUM ?? '/usr/bin/chromium';
+const JOB_ENV = { CITYGATE_SANDBOX_WORKERS: '1', CITYGATE_JOB_POLL_MS: '50', CITYGATE_JOB_DUMMY_ROWS: '3000' };
+const JOB_STATUS = `query($id: ID!) { job(id: $id) { status } }`;
+const SUBMIT_JOB = `mutation($input: SubmitJobInput!) { submitJob(input: $input) { id } }`;
+
+/** Elderly people living alone per community of one subdistrict, with a Total margin. */
+const perCommunity = (sub: string) => `export function run(input) {
+  const { community_id, subdistrict_id } = input.columns;
+  const counts = new Map();
+  let total = 0;
+  for (let i = 0; i < input.rowCount; i++) {
+    if (subdistrict_id[i] !== ${JSON.stringify(sub)}) continue;
+    counts.set(community_id[i], (counts.get(community_id[i]) ?? 0) + 1);
+    total++;
+  }
+  const rows = [...counts].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  rows.push(['Total', total]);
+  return { tables: [{ name: 'elderly_by_community', columns: ['community_id', 'count'], rows }] };
+}`;
+
+/** Returns records, not aggregates: refused on real data. */
+const RAW_RECORDS = `export function run(input) {
+  const { record_id, care_level } = input.columns;
+  const rows = [];
+  for (let i = 0; i < Math.min(input.rowCount, 20); i++) rows.push([record_id[i], care_level[i]]);
+  return { tables: [{ name: 'raw', columns: ['record_id', 'care_level'], rows }] };
+}`;
+
 const RECORDS = `query($dataset: ID!, $fields: [String!]!, $purpose: Purpose) {
   records(dataset: $dataset, fields: $fields, purpose: $purpose, first: 200) { items { values { field value } } } }`;
 
@@ -29,6 +60,8 @@ describe('the web console, persona by persona', () => {
   const pageErrors: string[] = [];
   /** Values of residents-per-room only the owner may see (household heads' names). */
   let secretNames: string[] = [];
+  let elderlySub = '';
+  let communities: string[] = [];
   let step = 0;
 
   const shot = async (name: string) => {
@@ -81,7 +114,7 @@ describe('the web console, persona by persona', () => {
 
   before(async () => {
     fs.mkdirSync(ARTIFACTS, { recursive: true });
-    t = await startTestGateway({ rooms: 3000 });
+    t = await startTestGateway({ rooms: 3000, env: JOB_ENV });
     await t.app.listen(0, '127.0.0.1');
     const addr = t.app.getHttpServer().address();
     assert.ok(addr && typeof addr === 'object');
@@ -96,6 +129,29 @@ describe('the web console, persona by persona', () => {
     const items = (r.body.data!.records as { items: { values: { value: string }[] }[] }).items;
     secretNames = items.map((i) => i.values[0]!.value).filter((v) => typeof v === 'string' && v.length >= 2);
     assert.ok(secretNames.length > 50, 'the owner sees household heads (the values the others must not see)');
+
+    // The elderly fixture: a subdistrict without elderly records, four of its communities get 25, 18, 30 and 4.
+    const picked = await t.gw.db.query<{ subdistrict_id: string; cs: string[] }>(
+      `select subdistrict_id, array_agg(distinct community_id order by community_id) as cs from grains
+       where kind = 'room' and subdistrict_id not in
+         (select g.subdistrict_id from ds_elderly_living_alone r join grains g on g.id = r.grain_id)
+       group by subdistrict_id having count(distinct community_id) >= 4 order by subdistrict_id limit 1`,
+    );
+    elderlySub = picked[0]!.subdistrict_id;
+    communities = picked[0]!.cs.slice(0, 4);
+    for (const [i, c] of communities.entries()) {
+      const room = await t.gw.db.query<{ id: string }>(
+        `select id from grains where kind = 'room' and community_id = $1 limit 1`,
+        [c],
+      );
+      for (let k = 0; k < [25, 18, 30, 4][i]!; k++) {
+        await t.gw.db.query(
+          `insert into ds_elderly_living_alone (id, grain_id, elder_count, age_band, care_level, last_visit)
+           values ($1, $2, 1, '75-84', '2', current_date)`,
+          [`${room[0]!.id}#fx${k}`, room[0]!.id],
+        );
+      }
+    }
   });
 
   after(async () => {
@@ -168,11 +224,37 @@ describe('the web console, persona by persona', () => {
     await assertNoSecret('public');
   });
 
+  it('public: a CSV download starts with the citation line; a conditional dataset is refused, explained', async () => {
+    await signIn(null);
+    const card = page.locator('[data-dataset=public-facilities]');
+    await card.waitFor();
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      card.locator('button[name=download-csv]').click(),
+    ]);
+    const file = path.join(ARTIFACTS, 'public-facilities.csv');
+    await download.saveAs(file);
+    assert.equal(download.suggestedFilename(), 'public-facilities.csv');
+    const [first, header] = fs.readFileSync(file, 'utf8').split('\r\n');
+    assert.match(first!, /^"# Source: .*via CityGate open data; downloaded \d{4}-\d{2}-\d{2}\."$/);
+    assert.match(header!, /^id,/);
+    const shown = await card.locator('[data-testid=citation] q').innerText();
+    assert.equal(`"${shown.replace(/"/g, '""')}"`, first, 'the page shows the line the file starts with');
+    await shot('public-download-citation');
+
+    const closed = page.locator('[data-dataset=residents-per-room]');
+    await closed.locator('button[name=download-csv]').click();
+    await closed.locator('.refusal[data-code=NOT_FOUND]').waitFor();
+    assert.match(await closed.locator('[data-testid=download-refusal-hint]').innerText(), /Only unconditional/);
+    await shot('public-download-refused');
+    await assertNoSecret('public download');
+  });
+
   it('department: granted records with the masks shown as masks, and a refusal explained', async () => {
     await signIn(await t.token('planning-bureau', ['analyst']));
     assert.match(await page.locator('[data-testid=whoami]').innerText(), /analyst@planning-bureau/);
-    assert.ok(await page.locator('[data-nav=grants]').count(), 'the marked place for grant applications is there');
-    assert.ok(await page.locator('[data-nav=jobs]').count(), 'the marked place for sandbox jobs is there');
+    assert.ok(await page.locator('[data-nav=grants]').count(), 'a department may apply for grants');
+    assert.ok(await page.locator('[data-nav=jobs]').count(), 'a department may submit sandbox jobs');
     await page.click('[data-nav=records]');
     await page.selectOption('select[name=dataset]', 'residents-per-room');
     await page.selectOption('select[name=purpose]', 'urban_planning');
@@ -195,9 +277,6 @@ describe('the web console, persona by persona', () => {
     assert.match(refusal, /refusal itself was logged/);
     await shot('department-refusal');
     await assertNoSecret('department refusal');
-
-    await page.click('[data-nav=grants]');
-    assert.match(await page.locator('[data-testid=placeholder]').innerText(), /not available on this gateway yet/);
   });
 
   it('owner: who used their data, when and why', async () => {
@@ -210,9 +289,220 @@ describe('the web console, persona by persona', () => {
     assert.match(rows, /residents-per-room/);
     assert.match(rows, /refused · FORBIDDEN/);
     await shot('owner-usage');
+  });
 
+  it('grants: a department applies, the owner approves narrower, the department reads exactly the grant', async () => {
+    const DS = 'building-energy';
+    const DISTRICT = 'district:310101';
+    const rows = await t.gw.db.query<{ s: string }>(
+      `select g.subdistrict_id as s from ds_building_energy e join grains g on g.id = e.grain_id
+       where g.district_id = $1 group by g.subdistrict_id order by count(*) desc limit 1`,
+      [DISTRICT],
+    );
+    const subdistrict = rows[0]!.s;
+    const analyst = await t.token('transport', ['analyst'], { sub: 'li.analyst@transport' });
+
+    await signIn(analyst);
+    await page.click('[data-nav=grants]');
+    await page.waitForSelector(`select[name=apply-dataset] option[value=${DS}]`, { state: 'attached' });
+    await page.selectOption('select[name=apply-dataset]', DS);
+    await page.selectOption('select[name=apply-purpose]', 'urban_planning');
+    await page.selectOption('select[name=apply-district]', DISTRICT);
+    for (const f of ['electricity_kwh', 'gas_m3', 'meter_id']) await page.check(`input[name=apply-field-${f}]`);
+    await page.fill('input[name=apply-days]', '30');
+    await page.fill('input[name=apply-legal-basis]', 'Shanghai Public Data Regulation, art. 32');
+    await page.fill('input[name=apply-contact]', 'li.transport@example.gov.cn');
+    await page.click('form[data-testid=apply] button[type=submit]');
+    await page.waitForSelector('[data-testid=applied]');
+    await page.waitForSelector('[data-testid=followed][data-status=pending]');
+    assert.match(await page.locator('[data-testid=applications]').innerText(), /building-energy.*pending/s);
+    await shot('department-grant-applied');
+
+    // The owner sees it, narrows it to one field and one subdistrict, and approves.
+    await signIn(await t.token('housing-construction', ['owner'], { sub: 'zhang.owner@housing' }));
     await page.click('[data-nav=review]');
-    assert.match(await page.locator('[data-testid=placeholder]').innerText(), /not available on this gateway yet/);
+    const decide = page.locator('.decide').first();
+    await decide.waitFor();
+    assert.match(await decide.innerText(), /transport.*building-energy.*urban_planning/s);
+    await decide.locator('input[name=grant-field-gas_m3]').uncheck();
+    await decide.locator('input[name=grant-field-meter_id]').uncheck();
+    await decide.locator(`select[name=grant-extent] option[value="${subdistrict}"]`).waitFor({ state: 'attached' });
+    await decide.locator('select[name=grant-extent]').selectOption(subdistrict);
+    await decide.locator('input[name=decision-reason]').fill('electricity only, one subdistrict for the pilot');
+    await shot('owner-grant-narrowing');
+    await decide.locator('button[name=approve]').click();
+    await page.waitForSelector('[data-testid=decided] tr[data-status=approved]');
+    const given = await page.locator('[data-testid=given]').innerText();
+    assert.match(given, /transport\tbuilding-energy\telectricity_kwh\turban_planning/);
+    assert.ok(given.includes(subdistrict));
+    await shot('owner-grant-approved');
+
+    // The department follows its application to the grant and queries exactly the granted field.
+    await signIn(analyst);
+    await page.click('[data-nav=grants]');
+    await page.waitForSelector('[data-testid=applications] tr[data-status=approved]');
+    await page.click('[data-testid=applications] tr[data-status=approved] button:text("Follow")');
+    await page.waitForSelector('[data-testid=followed][data-status=approved] [data-testid=granted]');
+    const granted = await page.locator('[data-testid=granted]').innerText();
+    assert.match(granted, /active/);
+    assert.match(granted, /electricity_kwh/);
+    assert.doesNotMatch(granted, /gas_m3|meter_id/);
+    assert.match(granted, /narrower than applied for/);
+    assert.match(await page.locator('[data-testid=followed]').innerText(), /electricity only, one subdistrict/);
+    await shot('department-grant-followed');
+    await page.click('[data-testid=granted] [data-testid=query-grant]');
+    await page.waitForSelector('input[name=field-electricity_kwh]:checked');
+    assert.equal(await page.inputValue('select[name=purpose]'), 'urban_planning');
+    assert.equal(await page.inputValue('select[name=within]'), subdistrict);
+    await page.click('text=Run the query');
+    await page.waitForSelector('[data-testid=records-result]');
+    const heads = await page.locator('[data-testid=records-result] thead th').allInnerTexts();
+    assert.deepEqual(heads.slice(2), ['electricity_kwh'], 'exactly the granted field');
+    const expected = await t.gw.db.query<{ n: number }>(
+      `select count(*)::int as n from ds_building_energy e join grains g on g.id = e.grain_id where g.subdistrict_id = $1`,
+      [subdistrict],
+    );
+    assert.equal(
+      await page.locator('[data-testid=records-result] tbody tr').count(),
+      Math.min(expected[0]!.n, 50),
+      'the records of the granted subdistrict',
+    );
+    await shot('department-granted-records');
+    await page.check('input[name=field-gas_m3]');
+    await page.click('text=Run the query');
+    await page.waitForSelector('.refusal[data-code=FORBIDDEN]');
+    await shot('department-ungranted-field-refused');
+    await assertNoSecret('department grants');
+
+    // The owner revokes the grant with a reason.
+    await signIn(await t.token('housing-construction', ['owner'], { sub: 'zhang.owner@housing' }));
+    await page.click('[data-nav=review]');
+    // The demo's own grant to planning-bureau is listed too: pick transport's.
+    const row = page.locator('[data-testid=given] tr[data-state=active]', { hasText: 'transport' });
+    const grantId = await row.getAttribute('data-grant');
+    await row.locator('input[name=revoke-reason]').fill('pilot ended');
+    await row.locator('button[name=revoke]').click();
+    await page.waitForSelector(`[data-testid=given] tr[data-grant="${grantId}"][data-state=revoked]`);
+    assert.match(await page.locator(`[data-testid=given] tr[data-grant="${grantId}"]`).innerText(), /pilot ended/);
+    assert.equal(
+      await page.locator('[data-testid=given] tr[data-grant=grant-planning-energy]').getAttribute('data-state'),
+      'active',
+      'the other grant stands',
+    );
+    await shot('owner-grant-revoked');
+  });
+
+  it('jobs: dummy data first, then real data with suppressed cells; a record-level output refused', async () => {
+    await signIn(await t.token('emergency-management', ['analyst']));
+    await page.click('[data-nav=jobs]');
+    await page.waitForSelector('input[name=job-field-care_level]:checked');
+    assert.ok(await page.locator('button[name=run-real]').isDisabled(), 'real runs open after a dummy run');
+    await page.fill('#job-code', perCommunity(elderlySub));
+    await page.click('button[name=run-dummy]');
+    await page.waitForSelector('.job[data-run-on=DUMMY][data-status=SUCCEEDED]', { timeout: 60_000 });
+    const dummy = page.locator('.job[data-run-on=DUMMY] .output-table');
+    assert.equal(await dummy.getAttribute('data-dummy'), 'true');
+    assert.match(await dummy.innerText(), /DUMMY DATA: synthetic values/);
+    await shot('department-job-dummy');
+
+    await page.click('button[name=run-real]');
+    await page.waitForSelector('.job[data-run-on=REAL][data-status=SUCCEEDED]', { timeout: 60_000 });
+    const real = page.locator('.job[data-run-on=REAL] .output-table');
+    assert.equal(await real.getAttribute('data-dummy'), 'false');
+    assert.match(await real.innerText(), /released after disclosure control/);
+    const cells = await real.locator('tbody tr').allInnerTexts();
+    const byKey = new Map(cells.map((r) => r.split('\t') as [string, string]));
+    const [c1, c2, c3, c4] = communities;
+    assert.deepEqual([byKey.get(c1!), byKey.get(c3!), byKey.get('Total')], ['25', '30', '77']);
+    assert.match(byKey.get(c4!)!, /suppressed: threshold/, 'the cell of 4 is shown as suppressed');
+    assert.match(byKey.get(c2!)!, /suppressed: secondary/, 'its complement too');
+    assert.match(await real.locator('[data-testid=suppression-note]').innerText(), /2 cells suppressed/);
+    assert.match(await page.locator('.job[data-run-on=REAL]').innerText(), /Receipt #\d+/);
+    await shot('department-job-real-suppressed');
+
+    await page.fill('#job-code', RAW_RECORDS);
+    await page.click('button[name=run-dummy]');
+    await page.waitForSelector('.job[data-run-on=DUMMY][data-status=SUCCEEDED]', { timeout: 60_000 });
+    await page.click('button[name=run-real]');
+    await page.waitForSelector('.job[data-run-on=REAL][data-status=REFUSED]', { timeout: 60_000 });
+    const refusal = await page.locator('[data-testid=job-refusal]').innerText();
+    assert.match(refusal, /REFUSED · record-level/);
+    assert.match(refusal, /records, not aggregates/);
+    assert.match(refusal, /refusal itself was logged/);
+    assert.equal(await page.locator('.job[data-run-on=REAL] .output-table').count(), 0, 'nothing released');
+    await shot('department-job-refused');
+    await assertNoSecret('department jobs');
+  });
+
+  it('owner review: a release waits, the owner’s own job is refused review, another is released', async () => {
+    const analyst = await t.token('emergency-management', ['analyst']);
+    const ownerA = await t.token('civil-affairs', ['owner'], { sub: 'owner-a@civil-affairs' });
+    const settle = async (id: string, token: string) => {
+      for (let i = 0; i < 600; i++) {
+        const r = await t.gql(JOB_STATUS, { id }, { token });
+        const status = (r.body.data!.job as { status: string }).status;
+        if (!['QUEUED', 'RUNNING'].includes(status)) return status;
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      throw new Error(`job ${id} did not settle`);
+    };
+    const submit = async (token: string, purpose: string | null) => {
+      const r = await t.gql(
+        SUBMIT_JOB,
+        {
+          input: {
+            datasetId: 'elderly-living-alone',
+            fields: ['care_level'],
+            purpose,
+            code: perCommunity(elderlySub),
+            runOn: 'REAL',
+          },
+        },
+        { token },
+      );
+      assert.equal(r.body.errors, undefined, r.raw.slice(0, 300));
+      return (r.body.data!.submitJob as { id: string }).id;
+    };
+
+    await signIn(ownerA);
+    await page.click('[data-nav=review]');
+    const rule = page.locator('.review-rule[data-dataset=elderly-living-alone]');
+    await rule.locator('button[name=require-review]').click();
+    await page.waitForSelector('.review-rule[data-dataset=elderly-living-alone][data-required=true]');
+
+    const theirs = await submit(analyst, 'emergency_response');
+    const mine = await submit(ownerA, null);
+    assert.equal(await settle(theirs, analyst), 'AWAITING_REVIEW');
+    assert.equal(await settle(mine, ownerA), 'AWAITING_REVIEW');
+    await page.reload();
+    await page.waitForSelector(`.review-job[data-job="${theirs}"]`);
+    assert.match(await page.locator(`.review-job[data-job="${theirs}"]`).innerText(), /suppressed: threshold/);
+    await shot('owner-releases-waiting');
+
+    const own = page.locator(`.review-job[data-job="${mine}"]`);
+    await own.locator('input[name=review-reason]').fill('my own job');
+    await own.locator('button[name=release]').click();
+    await own.locator('.refusal[data-code=FORBIDDEN]').waitFor();
+    assert.match(await own.locator('.refusal').innerText(), /submitted/);
+    await shot('owner-own-job-refused');
+
+    const other = page.locator(`.review-job[data-job="${theirs}"]`);
+    await other.locator('input[name=review-reason]').fill('aggregates only, checked');
+    await other.locator('button[name=release]').click();
+    await page.waitForSelector(`.review-job[data-job="${theirs}"]`, { state: 'detached' });
+    await rule.locator('button[name=stop-review]').click();
+    await page.waitForSelector('.review-rule[data-dataset=elderly-living-alone][data-required=false]');
+    await shot('owner-release-approved');
+
+    await signIn(analyst);
+    await page.click('[data-nav=jobs]');
+    await page.click(`[data-testid=jobs] tr[data-job="${theirs}"] button`);
+    await page.waitForSelector(`.job[data-job="${theirs}"][data-status=SUCCEEDED] .output-table`);
+    assert.match(
+      await page.locator(`.job[data-job="${theirs}"]`).innerText(),
+      /Released after review by owner-a@civil-affairs: aggregates only, checked/,
+    );
+    await shot('department-job-released-after-review');
   });
 
   it('auditor: trail search, a flag, CSV export, a receipt verified and a tampered one failing', async () => {

@@ -33,15 +33,24 @@ export class GqlRefusal extends Error {
   }
 }
 
+/** The caller's credential as the gateway reads it, on GraphQL and on downloads alike. */
+export function credentialHeaders(credential: Credential): Record<string, string> {
+  if (credential?.kind === 'jwt') return { authorization: `Bearer ${credential.value}` };
+  if (credential?.kind === 'api-key') return { 'x-api-key': credential.value };
+  return {};
+}
+
 /** One operation against the gateway's own /graphql, with the caller's own credential and nothing else. */
 export async function gql<T>(
   credential: Credential,
   query: string,
   variables: Record<string, unknown> = {},
 ): Promise<GqlResponse<T>> {
-  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
-  if (credential?.kind === 'jwt') headers.authorization = `Bearer ${credential.value}`;
-  if (credential?.kind === 'api-key') headers['x-api-key'] = credential.value;
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    accept: 'application/json',
+    ...credentialHeaders(credential),
+  };
   let res: Response;
   try {
     res = await fetch('/graphql', { method: 'POST', headers, body: JSON.stringify({ query, variables }) });

@@ -122,3 +122,79 @@ export interface AuditFlag {
 }
 
 export const PURPOSES = ['urban_planning', 'emergency_response', 'public_service', 'research', 'statistics'] as const;
+
+export type ApplicationStatus = 'pending' | 'approved' | 'rejected';
+export type GrantState = 'scheduled' | 'active' | 'expired' | 'revoked';
+
+/** A department's application for a grant, and the owner's decision (metadata only). */
+export interface GrantApplication {
+  id: string;
+  dataset: string;
+  applicantOrg: string;
+  applicantSub: string;
+  ownerOrg: string;
+  fields: string[];
+  purpose: string;
+  extent: string[];
+  validFrom: string;
+  validUntil: string;
+  legalBasis: string;
+  contact: string;
+  status: ApplicationStatus;
+  reason: string | null;
+  decidedBy: string | null;
+  decidedAt: string | null;
+  grantId: string | null;
+  createdAt: string;
+}
+
+export interface Grant {
+  id: string;
+  applicationId: string | null;
+  dataset: string;
+  org: string;
+  fields: string[];
+  purpose: string;
+  extent: string[];
+  validFrom: string;
+  validUntil: string;
+  state: GrantState;
+  approvedBy: string;
+  revokedBy: string | null;
+  revokeReason: string | null;
+}
+
+export type JobStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'REFUSED' | 'FAILED' | 'AWAITING_REVIEW' | 'CANCELLED';
+
+export interface JobOutputTable {
+  name: string;
+  columns: string[];
+  rows: { cells: (string | number | boolean | null)[] }[];
+  suppressed: { row: number; column: string; rule: string }[];
+}
+
+export interface Job {
+  id: string;
+  datasetId: string;
+  fields: string[];
+  purpose: string | null;
+  runOn: 'DUMMY' | 'REAL';
+  status: JobStatus;
+  dummy: boolean;
+  attempts: number;
+  submittedBy: string;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  error: string | null;
+  receiptIndex: number | null;
+  outputHash: string | null;
+  reviewedBy: string | null;
+  reviewReason: string | null;
+  log: { at: string; message: string }[];
+  outputs: JobOutputTable[] | null;
+  refusal: { rule: string; reason: string; table: string | null; cells: string[] } | null;
+}
+
+/** Statuses after which a job changes no more. */
+export const JOB_SETTLED: JobStatus[] = ['SUCCEEDED', 'REFUSED', 'FAILED', 'CANCELLED', 'AWAITING_REVIEW'];

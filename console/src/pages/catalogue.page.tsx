@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { gqlOrThrow } from '../api/graphql.js';
 import type { Dataset } from '../api/types.js';
+import { Download } from '../components/download.js';
 import { Badge, Progress, Refusal } from '../components/ui.js';
 import { href } from '../router.js';
 import { useSession } from '../session.js';
@@ -103,6 +104,10 @@ export function CataloguePage() {
                 </a>
               )}
             </div>
+            {d.openClass !== 'unconditional' && (
+              <p class="muted">Files are for unconditional datasets only; this one is {d.openClass}.</p>
+            )}
+            <Download dataset={d.id} />
           </article>
         ))}
       </div>

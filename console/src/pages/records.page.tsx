@@ -40,8 +40,10 @@ export function RecordsPage({ params }: { params: URLSearchParams }) {
   const [districts, setDistricts] = useState<Unit[]>([]);
   const [datasetId, setDatasetId] = useState(params.get('dataset') ?? '');
   const [fields, setFields] = useState<string[]>([]);
-  const [purpose, setPurpose] = useState('');
-  const [within, setWithin] = useState('');
+  // A grant's link preselects its purpose, fields and extent (grants page).
+  const [purpose, setPurpose] = useState(params.get('purpose') ?? '');
+  const [within, setWithin] = useState(params.get('within') ?? '');
+  const preset = params.get('fields')?.split(',').filter(Boolean) ?? null;
   const [page, setPage] = useState<RecordPage | null>(null);
   const [receipts, setReceipts] = useState<Receipt[]>([]);
   const [error, setError] = useState<unknown>(null);
@@ -59,7 +61,8 @@ export function RecordsPage({ params }: { params: URLSearchParams }) {
   useEffect(() => {
     // Start with the fields the policy lets through without a purpose; the caller may tick others (a grant may
     // allow them for its purpose) and will get a refusal that says why when it does not.
-    if (dataset)
+    if (dataset && preset && dataset.id === params.get('dataset')) setFields(preset);
+    else if (dataset)
       setFields(dataset.access.fields.filter((f) => f.records === 'allow' || f.records === 'mask').map((f) => f.field));
     setPage(null);
     setError(null);
@@ -127,6 +130,7 @@ export function RecordsPage({ params }: { params: URLSearchParams }) {
             Within{' '}
             <select name="within" value={within} onChange={(e) => setWithin((e.target as HTMLSelectElement).value)}>
               <option value="">the whole city</option>
+              {within && !districts.some((d) => d.id === within) && <option value={within}>{within}</option>}
               {districts.map((d) => (
                 <option key={d.id} value={d.id}>
                   {d.name} {d.nameZh}
