@@ -27,6 +27,12 @@ export class JobsResolver {
         code: input.code,
         language: input.language,
         runOn: input.runOn,
+        dpMeasures:
+          input.dpMeasures?.map((m) => ({
+            column: m.column,
+            kind: m.kind === 'SUM' ? ('sum' as const) : ('count' as const),
+            field: m.field ?? null,
+          })) ?? null,
       });
       return toModel({ job, viewer: 'submitter', outputs: null });
     } catch (err) {
@@ -117,5 +123,16 @@ function toModel(v: JobView): JobModel {
     outputHash: j.outputHash,
     reviewedBy: j.reviewedBy,
     reviewReason: j.reviewReason,
+    dpSpend: j.dpSpend
+      ? {
+          mechanism: j.dpSpend.mechanism,
+          epsilon: j.dpSpend.epsilonMicro / 1e6,
+          epsilonCharged: j.dpSpend.chargedMicro / 1e6,
+          cached: j.dpSpend.cached,
+          epsilonSpent: j.dpSpend.spentMicro / 1e6,
+          epsilonTotal: j.dpSpend.totalMicro / 1e6,
+          budgetOrg: j.dpSpend.org,
+        }
+      : null,
   };
 }
