@@ -221,7 +221,15 @@ describe('sandbox jobs with differential privacy', () => {
     // No declaration for a real run on a DP dataset.
     const none = await t.gql(
       SUBMIT,
-      { input: { datasetId: DS, fields: ['resident_count'], runOn: 'REAL', code: perSubdistrict(), purpose: 'urban_planning' } },
+      {
+        input: {
+          datasetId: DS,
+          fields: ['resident_count'],
+          runOn: 'REAL',
+          code: perSubdistrict(),
+          purpose: 'urban_planning',
+        },
+      },
       planner,
     );
     assert.equal(errorCode(none), 'BAD_USER_INPUT');

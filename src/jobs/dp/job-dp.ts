@@ -162,7 +162,8 @@ export function checkDpOutput(
     const duplicate: string[] = [];
     t.rows.forEach((r, ri) => {
       const ks = keyAt.map((at) => r[at]);
-      if (ks.some((k) => typeof k !== 'string' || (k !== MARGIN && !UNIT_ID.test(k)))) badKey.push(cellLabel(t, ti, ri));
+      if (ks.some((k) => typeof k !== 'string' || (k !== MARGIN && !UNIT_ID.test(k))))
+        badKey.push(cellLabel(t, ti, ri));
       if (measures.some((m) => r[m.at] !== null && typeof r[m.at] !== 'number')) badMeasure.push(cellLabel(t, ti, ri));
       const sig = JSON.stringify(ks);
       if (seenKeys.has(sig)) duplicate.push(cellLabel(t, ti, ri));
@@ -172,7 +173,8 @@ export function checkDpOutput(
       return refuse('dp-keys', 'key cells must be hierarchy unit ids (or Total for a margin)', label, badKey);
     }
     if (badMeasure.length > 0) return refuse('invalid-table', 'measure cells must be numbers', label, badMeasure);
-    if (duplicate.length > 0) return refuse('invalid-table', 'two rows of a table have the same keys', label, duplicate);
+    if (duplicate.length > 0)
+      return refuse('invalid-table', 'two rows of a table have the same keys', label, duplicate);
 
     // The records behind each interior row: input records whose unit columns equal the row's keys.
     const keyOf = (r: Cell[]) => JSON.stringify(keyAt.map((at) => r[at]));
