@@ -7,6 +7,7 @@ import { Args, Context, ID, Int, Mutation, Query, Resolver } from '@nestjs/graph
 import { badInput, limitExceeded } from '../errors/domain.error.js';
 import type { GatewayContext } from '../graphql/context.js';
 import { ServesReleased } from '../graphql/governed.js';
+import { DpMeasureEnum } from './dp/dto/private-aggregate.args.js';
 import { SubmitJobInput } from './dto/submit-job.input.js';
 import type { JobView } from './jobs.service.js';
 import { JobsService } from './jobs.service.js';
@@ -30,7 +31,7 @@ export class JobsResolver {
         dpMeasures:
           input.dpMeasures?.map((m) => ({
             column: m.column,
-            kind: m.kind === 'SUM' ? ('sum' as const) : ('count' as const),
+            kind: m.kind === DpMeasureEnum.SUM ? ('sum' as const) : ('count' as const),
             field: m.field ?? null,
           })) ?? null,
       });

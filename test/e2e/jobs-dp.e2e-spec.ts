@@ -206,6 +206,32 @@ describe('sandbox jobs with differential privacy', () => {
     assert.deepEqual([other.dpSpend?.cached, other.dpSpend?.epsilonSpent], [false, 0.2]);
   });
 
+  it('owner review: the release is charged when computed, waits, and is logged with dpSpend when approved', async () => {
+    const setRule = `mutation($r: Boolean!) { setJobReviewRequired(datasetId: "${DS}", required: $r) }`;
+    const reviewer = { token: await t.token('public-security', ['owner'], { sub: 'reviewer@public-security' }) };
+    assert.equal((await t.gql(setRule, { r: true }, reviewer)).body.data!.setJobReviewRequired, true);
+    try {
+      const spent = (await budget.budget('planning-bureau', DS))!.spentMicro;
+      const waiting = await plannerJob(perSubdistrict(1, 'review'));
+      assert.equal(waiting.status, 'AWAITING_REVIEW');
+      assert.equal(waiting.outputs, null);
+      assert.deepEqual([waiting.dpSpend?.cached, waiting.dpSpend?.epsilonCharged], [false, 0.1]);
+      assert.equal((await budget.budget('planning-bureau', DS))!.spentMicro, spent + 100_000);
+      const r = await t.gql(
+        `mutation($id: ID!) { reviewJob(id: $id, approve: true, reason: "planning study") { ${JOB_FIELDS} } }`,
+        { id: waiting.id },
+        reviewer,
+      );
+      const done = r.body.data!.reviewJob as Job;
+      assert.equal(done.status, 'SUCCEEDED', r.raw.slice(0, 300));
+      const rec = (await t.gw.log.get(done.receiptIndex!))!.record as AccessRecord;
+      assert.deepEqual([rec.job?.dpSpend?.chargedMicro, rec.job?.review?.approved], [100_000, true]);
+      assert.equal(rec.outcome.resultHash, done.outputHash);
+    } finally {
+      await t.gql(setRule, { r: false }, reviewer);
+    }
+  });
+
   it('a dummy run is free and not noised', async () => {
     const dummy = await settled(
       (await submitted({ code: perSubdistrict(), runOn: 'DUMMY', purpose: 'urban_planning' }, planner)).id,
@@ -300,7 +326,10 @@ describe('sandbox jobs with differential privacy', () => {
     assert.ok(released.every((j) => j.dpSpend?.cached === false && j.dpSpend.epsilonCharged === 0.1));
     for (const j of refused) {
       assert.equal(j.refusal?.rule, 'privacy-budget');
-      assert.match(j.refusal!.reason, /privacy budget of organisation public-security for dataset residents-per-room/);
+      assert.match(
+        j.refusal?.reason ?? '',
+        /privacy budget of organisation public-security for dataset residents-per-room/,
+      );
       assert.equal(j.outputs, null);
       assert.deepEqual([j.dpSpend?.epsilonCharged, j.dpSpend?.epsilonSpent], [0, 0.3]);
       const rec = (await t.gw.log.get(j.receiptIndex!))!.record as AccessRecord;
