@@ -140,7 +140,9 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
   // Other instances' grant changes reach this one by notification (and by the version check per decision).
   await grants.watch();
   await grantsService.start();
-  const privateAggregates = new PrivateAggregateService(access, queryEngine, recorder, new PrivacyBudgetRepository(db));
+  // One budget for privateAggregate and sandbox jobs: both draw on (organisation, dataset).
+  const budget = new PrivacyBudgetRepository(db);
+  const privateAggregates = new PrivateAggregateService(access, queryEngine, recorder, budget);
   const identity = await IdentityService.create(config, db);
   const jobs = new JobsService({
     db,
@@ -157,6 +159,7 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
       memoryMb: config.jobs.memoryMb,
     }),
     config: config.jobs,
+    budget,
   });
   await jobs.start();
   return {

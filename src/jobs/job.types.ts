@@ -38,6 +38,30 @@ export interface JobRefusal {
   cells: string[];
 }
 
+/** A measure column a job declares for a DP release: a count, or a sum of a field with declared bounds. */
+export interface JobDpMeasure {
+  column: string;
+  kind: 'count' | 'sum';
+  /** The summed field (sum only). */
+  field: string | null;
+}
+
+/** What a DP release drew on the privacy budget (provenance `job.dpSpend`, and the job's view). */
+export interface JobDpSpend {
+  queryKey: string;
+  mechanism: 'laplace' | 'gaussian';
+  /** The epsilon of the release (µε), charged when it was first computed. */
+  epsilonMicro: number;
+  /** What this run charged: 0 when answered from the stored answer. */
+  chargedMicro: number;
+  cached: boolean;
+  /** The organisation's budget on the dataset after this run (µε). */
+  spentMicro: number;
+  totalMicro: number;
+  /** Whose budget: the submitter's organisation (or the shared `public` one). */
+  org: string;
+}
+
 /** A check applied to a real run's output, and its verdict, as logged. */
 export interface JobCheck {
   check: string;
@@ -54,6 +78,8 @@ export interface PendingRelease {
   /** Records the job read. */
   inputRows: number;
   datasetVersion: string;
+  /** A DP release: the budget it drew on (its tables are already noised); absent otherwise. */
+  dpSpend?: JobDpSpend;
 }
 
 export interface LogLine {
@@ -72,6 +98,10 @@ export interface JobRecord {
   runOn: RunOn;
   code: string;
   codeHash: string;
+  /** Declared measure columns (datasets with differential privacy); null when none were declared. */
+  dpMeasures: JobDpMeasure[] | null;
+  /** What a DP release drew on the budget (also after a budget refusal); null otherwise. */
+  dpSpend: JobDpSpend | null;
   status: JobStatus;
   attempts: number;
   log: LogLine[];
@@ -95,4 +125,5 @@ export interface SubmitJobInput {
   code: string;
   language: JobLanguage;
   runOn: RunOn;
+  dpMeasures?: JobDpMeasure[] | null;
 }

@@ -6,6 +6,8 @@
 import type { Purpose, Role } from '../access/decision.js';
 import type { Db, Queryable } from '../store/db.port.js';
 import type {
+  JobDpMeasure,
+  JobDpSpend,
   JobLanguage,
   JobRecord,
   JobRefusal,
@@ -30,6 +32,8 @@ interface JobRow {
   run_on: RunOn;
   code: string;
   code_hash: string;
+  dp_measures: JobDpMeasure[] | null;
+  dp_spend: JobDpSpend | null;
   status: JobStatus;
   attempts: number;
   log: LogLine[];
@@ -57,6 +61,7 @@ export interface NewJob {
   runOn: RunOn;
   code: string;
   codeHash: string;
+  dpMeasures?: JobDpMeasure[] | null;
 }
 
 export interface ListFilter {
@@ -77,8 +82,8 @@ export class JobsRepository {
   async insert(j: NewJob): Promise<JobRecord> {
     const rows = await this.db.query<JobRow>(
       `insert into jobs (id, submitter_sub, submitter_org, submitter_roles, submitter_via, dataset_id, owner_org, fields,
-         purpose, language, run_on, code, code_hash, status, log)
-       values ($1, $2, $3, $4::jsonb, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, 'queued', $14::jsonb)
+         purpose, language, run_on, code, code_hash, status, log, dp_measures)
+       values ($1, $2, $3, $4::jsonb, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, 'queued', $14::jsonb, $15::jsonb)
        returning *`,
       [
         j.id,
@@ -95,6 +100,7 @@ export class JobsRepository {
         j.code,
         j.codeHash,
         JSON.stringify([line('queued')]),
+        json(j.dpMeasures ?? null),
       ],
     );
     return toRecord(rows[0]!);
@@ -194,6 +200,7 @@ export class JobsRepository {
       outputHash: string | null;
       reviewedBy: string | null;
       reviewReason: string | null;
+      dpSpend: JobDpSpend | null;
     }>,
     log: string[],
     tx: Queryable = this.db,
@@ -213,6 +220,7 @@ export class JobsRepository {
     if ('outputHash' in set) put('output_hash', set.outputHash);
     if ('reviewedBy' in set) put('reviewed_by', set.reviewedBy);
     if ('reviewReason' in set) put('review_reason', set.reviewReason);
+    if ('dpSpend' in set) put('dp_spend', json(set.dpSpend), '::jsonb');
     const rows = await tx.query<JobRow>(
       `update jobs set status = $3, log = log || $4::jsonb
          ${to === 'running' ? '' : ', lease_owner = null, lease_expires = null'}
@@ -261,6 +269,8 @@ function toRecord(r: JobRow): JobRecord {
     runOn: r.run_on,
     code: r.code,
     codeHash: r.code_hash,
+    dpMeasures: r.dp_measures ?? null,
+    dpSpend: r.dp_spend ?? null,
     status: r.status,
     attempts: r.attempts,
     log: r.log,

@@ -7,6 +7,7 @@ import { Args, Context, ID, Int, Mutation, Query, Resolver } from '@nestjs/graph
 import { badInput, limitExceeded } from '../errors/domain.error.js';
 import type { GatewayContext } from '../graphql/context.js';
 import { ServesReleased } from '../graphql/governed.js';
+import { DpMeasureEnum } from './dp/dto/private-aggregate.args.js';
 import { SubmitJobInput } from './dto/submit-job.input.js';
 import type { JobView } from './jobs.service.js';
 import { JobsService } from './jobs.service.js';
@@ -27,6 +28,12 @@ export class JobsResolver {
         code: input.code,
         language: input.language,
         runOn: input.runOn,
+        dpMeasures:
+          input.dpMeasures?.map((m) => ({
+            column: m.column,
+            kind: m.kind === DpMeasureEnum.SUM ? ('sum' as const) : ('count' as const),
+            field: m.field ?? null,
+          })) ?? null,
       });
       return toModel({ job, viewer: 'submitter', outputs: null });
     } catch (err) {
@@ -117,5 +124,16 @@ function toModel(v: JobView): JobModel {
     outputHash: j.outputHash,
     reviewedBy: j.reviewedBy,
     reviewReason: j.reviewReason,
+    dpSpend: j.dpSpend
+      ? {
+          mechanism: j.dpSpend.mechanism,
+          epsilon: j.dpSpend.epsilonMicro / 1e6,
+          epsilonCharged: j.dpSpend.chargedMicro / 1e6,
+          cached: j.dpSpend.cached,
+          epsilonSpent: j.dpSpend.spentMicro / 1e6,
+          epsilonTotal: j.dpSpend.totalMicro / 1e6,
+          budgetOrg: j.dpSpend.org,
+        }
+      : null,
   };
 }

@@ -26,8 +26,13 @@ import type { Db } from '../store/db.port.js';
 import type { DifferencingAuditor } from './disclosure/differencing-auditor.js';
 import type { AuditScope } from './disclosure/release-history.port.js';
 import { dummyColumns } from './dummy-data.js';
+import { DEMO_DP_SETTINGS, dpSettingsFor, type DpDatasetSettings } from './dp/dp-settings.js';
+import { checkDpOutput, jobDpQueryKey, validateDpMeasures, type DpOutputVerdict } from './dp/job-dp.js';
+import type { PrivacyBudgetRepository } from './dp/privacy-budget.repository.js';
+import { PUBLIC_BUDGET_ORG } from './dp/private-aggregate.service.js';
 import {
   type JobCheck,
+  type JobDpSpend,
   type JobRecord,
   type JobRefusal,
   type JobStatus,
@@ -68,6 +73,10 @@ export interface JobsDeps {
   auditor: DifferencingAuditor;
   sandbox: SandboxRunner;
   config: Config['jobs'];
+  /** The durable privacy budget that DP releases draw on (datasets with DP settings). */
+  budget: PrivacyBudgetRepository;
+  /** Which datasets release only with differential privacy (default: the demo's). */
+  dpSettings?: readonly DpDatasetSettings[];
 }
 
 export class JobsService {
@@ -146,6 +155,16 @@ export class JobsService {
     if (input.code.length === 0 || input.code.length > MAX_CODE) {
       throw JobErrors.badInput(`code must hold 1 to ${MAX_CODE} characters.`);
     }
+    const dpSettings = dpSettingsFor(dataset.id, this.d.dpSettings ?? DEMO_DP_SETTINGS);
+    const declared = input.dpMeasures ?? null;
+    if (!dpSettings && declared !== null && declared.length > 0) {
+      throw JobErrors.badInput('dpMeasures apply only to datasets released with differential privacy.');
+    }
+    // Real runs on a DP dataset must declare their measures; a dummy run may (and is checked the same way).
+    const dpMeasures =
+      dpSettings && (input.runOn === 'real' || (declared !== null && declared.length > 0))
+        ? validateDpMeasures(dpSettings, fields, declared ?? [])
+        : null;
     const id = randomUUID();
     const codeHash = sha256Hex(input.code);
     if (input.runOn === 'real') {
@@ -182,6 +201,7 @@ export class JobsService {
       runOn: input.runOn,
       code: input.code,
       codeHash,
+      dpMeasures,
     });
     this.wake();
     return job;
@@ -350,6 +370,12 @@ export class JobsService {
       ]);
       return;
     }
+    const dpSettings = dpSettingsFor(dataset.id, this.d.dpSettings ?? DEMO_DP_SETTINGS);
+    if (dpSettings) {
+      await this.d.repo.appendLog(job.id, [ran]);
+      await this.releaseDp(job, dataset, outcome, input, result.tables, dpSettings);
+      return;
+    }
     const verdict = checkOutput(result.tables, input, outcome.plan.decision.minCell);
     if (!verdict.ok) {
       await this.d.repo.appendLog(job.id, [ran]);
@@ -397,6 +423,121 @@ export class JobsService {
   }
 
   /**
+   * A real run on a dataset released with differential privacy (dp/job-dp.ts): the gateway computes the declared
+   * measures from the records behind each row, then answers through the privacy budget in one transaction (the
+   * stored noisy tables for a repeat, free; a refusal when the budget is spent; otherwise noised once, stored and
+   * charged). Small-cell suppression and the differencing audit decide on true values, so they are not applied:
+   * the noise and the budget protect the cells instead.
+   */
+  private async releaseDp(
+    job: JobRecord,
+    dataset: Dataset,
+    outcome: Extract<AccessOutcome, { allowed: true }>,
+    input: ColumnarInput,
+    tables: Parameters<typeof checkOutput>[0],
+    settings: DpDatasetSettings,
+  ): Promise<void> {
+    const measures = job.dpMeasures ?? [];
+    const verdict: DpOutputVerdict =
+      measures.length === 0
+        ? {
+            ok: false,
+            refusal: {
+              rule: 'dp-undeclared',
+              reason: 'this dataset releases job outputs only with differential privacy: declare dpMeasures',
+              table: null,
+              cells: [],
+            },
+            checks: [{ check: 'dp-shape', verdict: 'refused', detail: 'dp-undeclared' }],
+          }
+        : checkDpOutput(tables, input, measures, settings);
+    if (!verdict.ok) {
+      await this.refuse(job, dataset, outcome, verdict.refusal, [...verdict.checks], ['running'], null);
+      return;
+    }
+    const org = job.submitter.org ?? PUBLIC_BUDGET_ORG;
+    const queryKey = jobDpQueryKey({
+      datasetId: dataset.id,
+      datasetVersion: settings.version,
+      codeHash: job.codeHash,
+      fields: job.fields,
+      measures,
+      extent: outcome.summary.extent,
+      shape: verdict.shape,
+    });
+    const result = await this.d.budget.answer({
+      org,
+      datasetId: dataset.id,
+      queryKey,
+      mechanism: settings.mechanism,
+      epsilonMicro: settings.epsilonMicroPerQuery,
+      budgetMicro: settings.budgetMicroPerOrg,
+      compute: () => Promise.resolve({ cells: verdict.cells, sensitivity: 1, sensitivities: verdict.sensitivities }),
+    });
+    const dpSpend: JobDpSpend = {
+      queryKey,
+      mechanism: settings.mechanism,
+      epsilonMicro: result.status === 'exhausted' ? settings.epsilonMicroPerQuery : result.answer.epsilonMicro,
+      chargedMicro: result.chargedMicro,
+      cached: result.status === 'cached',
+      spentMicro: result.spentMicro,
+      totalMicro: result.totalMicro,
+      org,
+    };
+    const eps = (micro: number) => String(micro / 1e6);
+    if (result.status === 'exhausted') {
+      const reason =
+        `the privacy budget of organisation ${org} for dataset ${dataset.id} is spent ` +
+        `(ε ${eps(result.spentMicro)} of ${eps(result.totalMicro)}; this release needs ε ${eps(settings.epsilonMicroPerQuery)})`;
+      log.warn(`job ${job.id}: refused, ${reason}`);
+      await this.refuse(
+        job,
+        dataset,
+        outcome,
+        { rule: 'privacy-budget', reason, table: null, cells: [] },
+        [...verdict.checks, { check: 'differential-privacy', verdict: 'refused', detail: 'privacy budget spent' }],
+        ['running'],
+        null,
+        dpSpend,
+      );
+      return;
+    }
+    const checks: JobCheck[] = [
+      ...verdict.checks,
+      {
+        check: 'differential-privacy',
+        verdict: 'passed',
+        detail: `${settings.mechanism}, ε ${eps(dpSpend.epsilonMicro)}, ${
+          dpSpend.cached ? 'the stored noisy tables (not charged)' : `charged to ${org}`
+        }; budget ε ${eps(result.spentMicro)} of ${eps(result.totalMicro)} spent`,
+      },
+    ];
+    const pending: PendingRelease = {
+      tables: verdict.build(result.answer.cells),
+      cells: [],
+      checks,
+      rows: verdict.rows,
+      inputRows: input.rowCount,
+      datasetVersion: dataset.updatedAt.toISOString(),
+      dpSpend,
+    };
+    await this.d.repo.appendLog(job.id, [
+      dpSpend.cached
+        ? 'differential privacy: the same job was answered before; its stored noisy tables are released again, not charged'
+        : `differential privacy: ${settings.mechanism} noise, ε ${eps(dpSpend.epsilonMicro)} charged; ε ${eps(
+            result.totalMicro - result.spentMicro,
+          )} left`,
+    ]);
+    if (await this.d.repo.reviewRequired(dataset.id)) {
+      await this.d.repo.transition(job.id, ['running'], 'awaiting_review', { pending, dpSpend }, [
+        'checks passed; waiting for review by an owner of the dataset',
+      ]);
+      return;
+    }
+    await this.publish(job, dataset, outcome, pending, ['running'], null);
+  }
+
+  /**
    * Records the release (differencing history, then the provenance log) and only then makes the outputs visible.
    * The differencing audit runs again here, serialised per organisation and dataset, so that two jobs released at
    * once cannot each pass against a history that lacks the other.
@@ -409,7 +550,10 @@ export class JobsService {
     from: readonly JobStatus[],
     review: JobProvenance['review'],
   ): Promise<JobRecord | null> {
-    const audit = await this.d.auditor.release(scopeOf(job), job.id, pending.cells);
+    // A DP release's cells are noised and charged to the budget: the differencing history holds true cells only.
+    const audit = pending.dpSpend
+      ? { allowed: true, refusal: null }
+      : await this.d.auditor.release(scopeOf(job), job.id, pending.cells);
     if (!audit.allowed && audit.refusal) {
       return this.refuse(
         job,
@@ -429,7 +573,7 @@ export class JobsService {
       refusal: null,
       grains: releasedUnits(pending.tables),
     });
-    record.job = provenance(job, dataset, pending.checks, review);
+    record.job = provenance(job, dataset, pending.checks, review, pending.dpSpend ?? null);
     const receipt = await this.d.recorder.append(record);
     return this.d.repo.transition(
       job.id,
@@ -440,6 +584,7 @@ export class JobsService {
         pending: null,
         receiptIndex: receipt.index,
         outputHash,
+        dpSpend: pending.dpSpend ?? null,
         ...(review ? { reviewedBy: review.by, reviewReason: review.reason } : {}),
       },
       [...(review ? [`release approved by ${review.by}`] : []), `released: provenance log entry ${receipt.index}`],
@@ -454,8 +599,9 @@ export class JobsService {
     checks: JobCheck[],
     from: readonly JobStatus[],
     review: JobProvenance['review'],
+    dpSpend: JobDpSpend | null = null,
   ): Promise<JobRecord | null> {
-    const receipt = await this.appendRefusal(job.submitter, dataset, job, outcome, refusal, checks, review);
+    const receipt = await this.appendRefusal(job.submitter, dataset, job, outcome, refusal, checks, review, dpSpend);
     return this.d.repo.transition(
       job.id,
       from,
@@ -464,6 +610,7 @@ export class JobsService {
         refusal,
         pending: null,
         receiptIndex: receipt.index,
+        ...(dpSpend ? { dpSpend } : {}),
         ...(review ? { reviewedBy: review.by, reviewReason: review.reason } : {}),
       },
       [
@@ -481,15 +628,16 @@ export class JobsService {
     refusal: JobRefusal,
     checks: JobCheck[],
     review: JobProvenance['review'],
+    dpSpend: JobDpSpend | null = null,
   ): Promise<Receipt> {
     const record = this.d.recorder.record(requester, request(dataset.id, job.fields, job.purpose), outcome, {
       released: false,
       rows: 0,
       resultHash: null,
-      refusal: refusal.rule === 'access' ? 'FORBIDDEN' : refusal.rule,
+      refusal: refusalCode(refusal.rule),
       grains: [],
     });
-    record.job = provenance(job, dataset, checks, review);
+    record.job = provenance(job, dataset, checks, review, dpSpend);
     return this.d.recorder.append(record);
   }
 }
@@ -531,11 +679,19 @@ function scopeOf(job: JobRecord): AuditScope {
   return { org: job.submitter.org ?? `sub:${job.submitter.sub}`, population: job.datasetId };
 }
 
+/** The refusal code a record carries: access and a spent budget map to the API's codes, other rules by name. */
+function refusalCode(rule: string): string {
+  if (rule === 'access') return 'FORBIDDEN';
+  if (rule === 'privacy-budget') return 'LIMIT_EXCEEDED';
+  return rule;
+}
+
 function provenance(
   job: Pick<JobRecord, 'id' | 'codeHash' | 'language'>,
   dataset: Dataset,
   checks: JobCheck[],
   review: JobProvenance['review'],
+  dpSpend: JobDpSpend | null,
 ): JobProvenance {
   return {
     jobId: job.id,
@@ -545,7 +701,7 @@ function provenance(
     inputs: [{ dataset: dataset.id, version: dataset.updatedAt.toISOString() }],
     checks,
     review,
-    dpSpend: null,
+    dpSpend,
   };
 }
 

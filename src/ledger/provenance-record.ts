@@ -118,8 +118,21 @@ export interface JobProvenance {
   checks: { check: string; verdict: 'passed' | 'suppressed' | 'refused' | 'approved' | 'rejected'; detail: string }[];
   /** Owner review, when the dataset requires it: who decided, how and why. */
   review: { by: string; approved: boolean; reason: string } | null;
-  /** Differential-privacy budget spent (not yet applied: always null). */
-  dpSpend: null;
+  /**
+   * Differential privacy (datasets whose settings ask for it, src/jobs/dp/job-dp.ts): the mechanism, the release's
+   * epsilon, what this run charged (0 when the stored noisy tables were returned), and the budget after it; null
+   * for datasets without DP.
+   */
+  dpSpend: {
+    queryKey: string;
+    mechanism: 'laplace' | 'gaussian';
+    epsilonMicro: number;
+    chargedMicro: number;
+    cached: boolean;
+    spentMicro: number;
+    totalMicro: number;
+    org: string;
+  } | null;
 }
 
 /** RFC 8785 canonical JSON. */

@@ -509,4 +509,13 @@ create table he_key_bundle_parts (
 );
 `,
   },
+  {
+    id: '0010_job_dp',
+    sql: `
+-- Sandbox jobs on datasets answered with differential privacy: the measure columns a job declares at submission
+-- (counts, bounded sums), and what its release drew on the privacy budget (dp_budgets / dp_answers, 0006).
+alter table jobs add column dp_measures jsonb;
+alter table jobs add column dp_spend jsonb;
+`,
+  },
 ];

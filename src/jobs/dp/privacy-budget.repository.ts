@@ -23,6 +23,8 @@ export interface TrueAnswer {
   cells: TrueCell[];
   /** Sensitivity of each cell (cells are disjoint groups, so one record moves at most one cell). */
   sensitivity: number;
+  /** Per-cell sensitivities, when cells differ (a job's table: counts and sums); overrides `sensitivity`. */
+  sensitivities?: number[];
 }
 
 /** The released answer, as stored and returned on every repeat. */
@@ -86,12 +88,12 @@ export class PrivacyBudgetRepository {
 
       const truth = await req.compute(tx);
       const answer: NoisyAnswer = {
-        cells: truth.cells.map((c) => {
+        cells: truth.cells.map((c, i) => {
           if (!Number.isSafeInteger(c.value)) throw new RangeError('DP cells must be integers');
           const noise = drawNoise(this.sampler, {
             mechanism: req.mechanism,
             epsilonMicro: req.epsilonMicro,
-            sensitivity: truth.sensitivity,
+            sensitivity: truth.sensitivities?.[i] ?? truth.sensitivity,
           });
           return { key: c.key, label: c.label, value: Number(BigInt(c.value) + noise) };
         }),

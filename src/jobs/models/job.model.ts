@@ -1,4 +1,4 @@
-import { Field, ID, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
+import { Field, Float, ID, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
 import { ValueScalar } from '../../graphql/scalars.js';
 
 export enum JobStatusEnum {
@@ -67,6 +67,21 @@ export class JobRefusalModel {
   @Field(() => [String], { description: 'cell labels (group keys and column), never values' }) cells!: string[];
 }
 
+@ObjectType('JobDpSpend', {
+  description: 'What a release from a DP dataset drew on the privacy budget (metadata: no data values).',
+})
+export class JobDpSpendModel {
+  @Field(() => String, { description: 'laplace or gaussian (discrete)' }) mechanism!: string;
+  @Field(() => Float, { description: 'the epsilon of the release, charged when it was first computed' })
+  epsilon!: number;
+  @Field(() => Float, { description: 'what this run charged: 0 when the stored noisy tables were returned' })
+  epsilonCharged!: number;
+  @Field(() => Boolean) cached!: boolean;
+  @Field(() => Float, { description: 'the budget spent after this run' }) epsilonSpent!: number;
+  @Field(() => Float) epsilonTotal!: number;
+  @Field(() => String, { description: 'whose budget (the submitter’s organisation, or public)' }) budgetOrg!: string;
+}
+
 @ObjectType('Job', { description: 'A sandbox job: code run over a dataset’s fields, and what it released.' })
 export class JobModel {
   @Field(() => ID) id!: string;
@@ -98,4 +113,9 @@ export class JobModel {
   outputHash!: string | null;
   @Field(() => String, { nullable: true }) reviewedBy!: string | null;
   @Field(() => String, { nullable: true }) reviewReason!: string | null;
+  @Field(() => JobDpSpendModel, {
+    nullable: true,
+    description: 'datasets released with differential privacy: the budget the release (or refusal) concerned',
+  })
+  dpSpend!: JobDpSpendModel | null;
 }
