@@ -5,12 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { PostgresDb } from '../../src/store/postgres.adapter.js';
+import { dropDatabase, freshDatabase } from '../support/fresh-database.js';
 import { errorCode, startTestGateway, type TestGateway } from '../support/test-gateway.js';
 
 const url = process.env.DATABASE_URL;
 // A database of its own: the provenance log in a database belongs to the first log key that binds it.
-const DB_NAME = 'citygate_consumers_two';
 const LIMITS = {
   CITYGATE_RATE_WINDOW_SECONDS: '3600',
   CITYGATE_RATE_LIMITS: JSON.stringify({
@@ -28,6 +27,7 @@ describe(
   () => {
     let a: TestGateway;
     let b: TestGateway;
+    let own: string | undefined;
     let n = 0;
     const register = async (on: TestGateway): Promise<string> => {
       const ip = `192.0.2.${++n}`;
@@ -37,16 +37,11 @@ describe(
     };
 
     before(async () => {
-      const admin = await PostgresDb.open(url!, 1);
-      await admin.query(`drop database if exists ${DB_NAME}`);
-      await admin.query(`create database ${DB_NAME}`);
-      await admin.close();
-      const own = new URL(url!);
-      own.pathname = `/${DB_NAME}`;
-      a = await startTestGateway({ rooms: 1000, postgresUrl: own.toString(), env: LIMITS });
+      own = await freshDatabase(url!, 'citygate_consumers');
+      a = await startTestGateway({ rooms: 1000, postgresUrl: own, env: LIMITS });
       b = await startTestGateway({
         rooms: 1000,
-        postgresUrl: own.toString(),
+        postgresUrl: own,
         env: LIMITS,
         dataDir: a.gw.config.dataDir,
       });
@@ -54,9 +49,7 @@ describe(
     after(async () => {
       await a?.close();
       await b?.close();
-      const admin = await PostgresDb.open(url!, 1);
-      await admin.query(`drop database if exists ${DB_NAME}`);
-      await admin.close();
+      if (own) await dropDatabase(url!, own);
     });
 
     it('an API key that exceeds its operation limit on instance A is limited on instance B', async () => {

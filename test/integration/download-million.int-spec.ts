@@ -9,13 +9,12 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { PostgresDb } from '../../src/store/postgres.adapter.js';
+import { dropDatabase, freshDatabase } from '../support/fresh-database.js';
 import { startTestGateway, type TestGateway } from '../support/test-gateway.js';
 import type { AccessRecord } from '../../src/ledger/provenance-record.js';
 
 const url = process.env.DATABASE_URL;
 const RECORDS = 1_000_000;
-const DB_NAME = 'citygate_download_million';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -32,16 +31,12 @@ describe(
   () => {
     let tg: TestGateway;
     let base: string;
+    let own: string | undefined;
     before(async () => {
-      const admin = await PostgresDb.open(url!, 1);
-      await admin.query(`drop database if exists ${DB_NAME}`);
-      await admin.query(`create database ${DB_NAME}`);
-      await admin.close();
-      const own = new URL(url!);
-      own.pathname = `/${DB_NAME}`;
+      own = await freshDatabase(url!, 'citygate_download');
       tg = await startTestGateway({
         rooms: 300,
-        postgresUrl: own.toString(),
+        postgresUrl: own,
         env: { CITYGATE_RATE_LIMITS: JSON.stringify({ anonymous: { records: 2_000_000_000 } }) },
       });
       // Fill road-condition up to 1,000,000 records on the city's segments (set-based, in the server).
@@ -61,9 +56,7 @@ describe(
     });
     after(async () => {
       await tg?.close();
-      const admin = await PostgresDb.open(url!, 1);
-      await admin.query(`drop database if exists ${DB_NAME}`);
-      await admin.close();
+      if (own) await dropDatabase(url!, own);
     });
 
     it('streams every record once, after the citation, with the heap bounded', async () => {

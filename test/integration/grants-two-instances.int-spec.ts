@@ -4,9 +4,8 @@
  * change notification; concurrent decisions on one application and observed expiries happen once.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { PostgresDb } from '../../src/store/postgres.adapter.js';
+import { dropDatabase, freshDatabase } from '../support/fresh-database.js';
 import { errorCode, startTestGateway, type GqlResult, type TestGateway } from '../support/test-gateway.js';
 
 const url = process.env.DATABASE_URL;
@@ -36,12 +35,7 @@ describe(
     let analyst: string;
     let owner: string;
     // A database of its own: the other integration specs' log belongs to another log key.
-    const dbName = `citygate_grants_${randomBytes(4).toString('hex')}`;
-    const dbUrl = (() => {
-      const u = new URL(url ?? 'postgres://x/y');
-      u.pathname = `/${dbName}`;
-      return u.toString();
-    })();
+    let dbUrl: string | undefined;
 
     const apply = async (via: TestGateway, fields: string[]) => {
       const input = {
@@ -57,9 +51,7 @@ describe(
     };
 
     before(async () => {
-      const admin = await PostgresDb.open(url!);
-      await admin.query(`create database ${dbName}`);
-      await admin.close();
+      dbUrl = await freshDatabase(url!, 'citygate_grants');
       a = await startTestGateway({ rooms: 800, postgresUrl: dbUrl });
       // The same data directory: one deployment's token issuer keys (the store and the log are PostgreSQL's).
       b = await startTestGateway({ rooms: 800, postgresUrl: dbUrl, dataDir: a.gw.config.dataDir });
@@ -69,9 +61,7 @@ describe(
     after(async () => {
       await b?.close();
       await a?.close();
-      const admin = await PostgresDb.open(url!);
-      await admin.query(`drop database if exists ${dbName}`);
-      await admin.close();
+      if (dbUrl) await dropDatabase(url!, dbUrl);
     });
 
     it('approve on A: B serves the granted field at its next request; revoke on A: B refuses at its next', async () => {

@@ -20,3 +20,15 @@ export async function freshDatabase(baseUrl: string, prefix = 'citygate_spec'): 
   url.pathname = `/${name}`;
   return url.toString();
 }
+
+/** Drops a database made by freshDatabase (its gateways closed first). */
+export async function dropDatabase(baseUrl: string, url: string): Promise<void> {
+  const name = new URL(url).pathname.slice(1);
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`unsafe database name ${name}`);
+  const admin = await PostgresDb.open(baseUrl, 1);
+  try {
+    await admin.exec(`drop database if exists ${name}`);
+  } finally {
+    await admin.close();
+  }
+}
