@@ -1,8 +1,10 @@
 import { Inject } from '@nestjs/common';
 import { Args, Context, ID, Int, Query, Resolver } from '@nestjs/graphql';
 import { badInput, forbidden, limitExceeded } from '../errors/domain.error.js';
+import { CatalogueService } from '../catalogue/catalogue.service.js';
 import type { GatewayContext } from '../graphql/context.js';
 import { AuditService } from './audit.service.js';
+import { namedDataset, usageScope } from './dataset-usage.js';
 import { FlagModel, ReportLineModel, TrailEntryModel, TrailFilterInput } from './models/audit.model.js';
 
 function assertAuditor(ctx: GatewayContext): void {
@@ -19,7 +21,10 @@ function page(first: number, offset: number): void {
 /** The auditors' trail: metadata of every decision, never data values. Auditors only. */
 @Resolver()
 export class AuditResolver {
-  constructor(@Inject(AuditService) private readonly audit: AuditService) {}
+  constructor(
+    @Inject(AuditService) private readonly audit: AuditService,
+    @Inject(CatalogueService) private readonly catalogue: CatalogueService,
+  ) {}
 
   @Query(() => [TrailEntryModel], { description: 'Search the trail, newest first. Auditors only.' })
   async auditTrail(
@@ -31,6 +36,23 @@ export class AuditResolver {
     assertAuditor(ctx);
     page(first, offset);
     return this.audit.search(filter ?? {}, first, offset);
+  }
+
+  @Query(() => [TrailEntryModel], {
+    description:
+      'Who used a dataset, when and why, newest first: requests for its data (filter.kind: access unless set), released or refused. Owners: their organisation’s datasets (all of them when none is named); auditors: any. Metadata, never data values.',
+  })
+  async datasetUsage(
+    @Context() ctx: GatewayContext,
+    @Args('dataset', { type: () => ID, nullable: true }) dataset: string | null,
+    @Args('filter', { type: () => TrailFilterInput, nullable: true }) filter: TrailFilterInput | null,
+    @Args('first', { type: () => Int, defaultValue: 50 }) first: number,
+    @Args('offset', { type: () => Int, defaultValue: 0 }) offset: number,
+  ): Promise<TrailEntryModel[]> {
+    const f = filter ?? {};
+    const datasets = usageScope(ctx.requester, this.catalogue, namedDataset(dataset, f.dataset));
+    page(first, offset);
+    return this.audit.search({ ...f, kind: f.kind ?? 'access', dataset: null, datasets }, first, offset);
   }
 
   @Query(() => [TrailEntryModel], { description: 'Who touched a space grain, and when. Auditors only.' })

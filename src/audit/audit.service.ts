@@ -7,6 +7,8 @@ export interface TrailFilter {
   sub?: string | null;
   org?: string | null;
   dataset?: string | null;
+  /** Any of these datasets (an owner's usage view); an empty list matches nothing. */
+  datasets?: readonly string[] | null;
   purpose?: string | null;
   tier?: string | null;
   released?: boolean | null;
@@ -100,6 +102,7 @@ export class AuditService {
     if (filter.sub) where.push(`a.sub = ${p(filter.sub)}`);
     if (filter.org) where.push(`a.org = ${p(filter.org)}`);
     if (filter.dataset) where.push(`a.dataset = ${p(filter.dataset)}`);
+    if (filter.datasets) where.push(`a.dataset = any(${p(filter.datasets)}::text[])`);
     if (filter.purpose) where.push(`a.purpose = ${p(filter.purpose)}`);
     if (filter.tier) where.push(`a.tier = ${p(filter.tier)}`);
     // Released or refused is said of requests for data; grant steps release nothing and are neither.

@@ -52,6 +52,8 @@ export const METADATA_FIELDS: Record<string, string> = {
   grainAccess: 'provenance metadata for auditors; never data values',
   accessReport: 'counts of requests for auditors; never data values',
   auditFlags: 'anomaly flags over provenance metadata, for auditors',
+  datasetUsage:
+    "provenance metadata (who, organisation, purpose, when, mode, fields, outcome, refusal, grant) of requests to the owner's own datasets (auditors: any); never data values",
   auditTrailCsv: 'provenance metadata as CSV, for auditors',
   logTreeHead: 'a signed tree head: hashes only',
   logPublicKey: 'the log public key',

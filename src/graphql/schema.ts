@@ -11,6 +11,7 @@ import { EncryptedResolver } from '../encrypted/encrypted.resolver.js';
 import { GrantsResolver } from '../grants/grants.resolver.js';
 import { PrivateAggregateResolver } from '../jobs/dp/private-aggregate.resolver.js';
 import { ConsumersResolver } from '../consumers/consumers.resolver.js';
+import { DatasetReviewResolver } from '../jobs/dataset-review.resolver.js';
 import { JobsResolver } from '../jobs/jobs.resolver.js';
 
 export const RESOLVERS = [
@@ -25,6 +26,7 @@ export const RESOLVERS = [
   PrivateAggregateResolver,
   ConsumersResolver,
   JobsResolver,
+  DatasetReviewResolver,
 ];
 
 /** The schema SDL, generated from the code-first resolvers without starting the gateway (schema.gql). */

@@ -281,14 +281,30 @@ describe('the web console, persona by persona', () => {
 
   it('owner: who used their data, when and why', async () => {
     await signIn(await t.token('public-security', ['owner']));
+    // The rows come from one owner-scoped datasetUsage query, not from walking the log receipt by receipt.
+    const asked: string[] = [];
+    const onRequest = (r: { method(): string; postData(): string | null }) => {
+      if (r.method() === 'POST') asked.push(r.postData() ?? '');
+    };
+    page.on('request', onRequest);
     await page.click('[data-nav=usage]');
-    await page.click('text=Scan the log');
     await page.waitForSelector('[data-testid=usage] tr[data-sub="analyst@planning-bureau"]', { timeout: 30_000 });
+    page.off('request', onRequest);
     const rows = await page.locator('[data-testid=usage] tbody').innerText();
     assert.match(rows, /urban-planning/);
     assert.match(rows, /residents-per-room/);
     assert.match(rows, /refused · FORBIDDEN/);
+    assert.ok(asked.some((b) => b.includes('datasetUsage')));
+    assert.ok(!asked.some((b) => b.includes('receiptBundle')), 'no per-entry receipt scan');
     await shot('owner-usage');
+    // Only refusals, through the same query's filter.
+    await page.selectOption('select[name=released]', 'false');
+    await page.click('button[name=show-usage]');
+    await page
+      .locator('[data-testid=usage] tbody tr', { hasText: 'released ·' })
+      .first()
+      .waitFor({ state: 'detached' });
+    assert.match(await page.locator('[data-testid=usage] tbody').innerText(), /refused · FORBIDDEN/);
   });
 
   it('grants: a department applies, the owner approves narrower, the department reads exactly the grant', async () => {
@@ -467,6 +483,8 @@ describe('the web console, persona by persona', () => {
     await signIn(ownerA);
     await page.click('[data-nav=review]');
     const rule = page.locator('.review-rule[data-dataset=elderly-living-alone]');
+    // The page shows the gateway's current setting (Dataset.jobReviewRequired), not only the last change made there.
+    await page.waitForSelector('.review-rule[data-dataset=elderly-living-alone][data-required=false]');
     await rule.locator('button[name=require-review]').click();
     await page.waitForSelector('.review-rule[data-dataset=elderly-living-alone][data-required=true]');
 
@@ -476,6 +494,7 @@ describe('the web console, persona by persona', () => {
     assert.equal(await settle(mine, ownerA), 'AWAITING_REVIEW');
     await page.reload();
     await page.waitForSelector(`.review-job[data-job="${theirs}"]`);
+    await page.waitForSelector('.review-rule[data-dataset=elderly-living-alone][data-required=true]');
     assert.match(await page.locator(`.review-job[data-job="${theirs}"]`).innerText(), /suppressed: threshold/);
     await shot('owner-releases-waiting');
 

@@ -32,6 +32,8 @@ export interface Dataset {
   grade: string;
   personal: string;
   openClass: string;
+  /** Whether sandbox releases from it wait for an owner's review; only where a query asks for it. */
+  jobReviewRequired?: boolean;
   fields: DatasetField[];
   access: {
     tier: string;

@@ -4,7 +4,6 @@ import type { Dataset, Grant, GrantApplication, Job, Unit } from '../api/types.j
 import { JobView } from '../components/job-view.js';
 import { Badge, Progress, Refusal, Section } from '../components/ui.js';
 import { useSession } from '../session.js';
-import { DATASETS } from './catalogue.page.js';
 import { APPLICATION_FIELDS, day, extentText, GRANT_FIELDS, UNITS } from './grants.page.js';
 import { JOB_FIELDS } from './jobs.page.js';
 
@@ -15,6 +14,7 @@ const DECIDE = `mutation($id: ID!, $decision: GrantDecision!, $narrower: GrantSc
 const REVOKE = `mutation($id: ID!, $reason: String!) { revokeGrant(id: $id, reason: $reason) { ${GRANT_FIELDS} } }`;
 const REVIEW = `mutation($id: ID!, $approve: Boolean!, $reason: String!) {
   reviewJob(id: $id, approve: $approve, reason: $reason) { ${JOB_FIELDS} } }`;
+const OWNED = '{ datasets { id title ownerOrg jobReviewRequired } }';
 const REQUIRE = `mutation($d: String!, $r: Boolean!) { setJobReviewRequired(datasetId: $d, required: $r) }`;
 
 /** Owners: decide applications for the department's datasets, revoke grants, review sandbox releases. */
@@ -40,7 +40,7 @@ export function ReviewPage() {
   };
   useEffect(() => {
     void reload();
-    void gqlOrThrow<{ datasets: Dataset[] }>(credential, DATASETS).then((r) =>
+    void gqlOrThrow<{ datasets: Dataset[] }>(credential, OWNED).then((r) =>
       setOwned(r.data.datasets.filter((d) => d.ownerOrg === me.org)),
     );
   }, [credential]);
@@ -161,8 +161,8 @@ export function ReviewPage() {
       <Section title="Review of sandbox releases" id="review-rule">
         <p class="muted">
           When a dataset requires review, a job’s real outputs that pass disclosure control wait for an owner of your
-          department (not the one who submitted the job) before the submitter sees them. The gateway does not report the
-          current setting; the last change made here is shown.
+          department (not the one who submitted the job) before the submitter sees them. Each dataset shows its current
+          setting.
         </p>
         {owned.map((d) => (
           <ReviewRule key={d.id} dataset={d} />
@@ -374,7 +374,7 @@ function ReviewJob({ job, onDone }: { job: Job; onDone: () => void }) {
 
 function ReviewRule({ dataset }: { dataset: Dataset }) {
   const { credential } = useSession();
-  const [state, setState] = useState<boolean | null>(null);
+  const [state, setState] = useState<boolean | null>(dataset.jobReviewRequired ?? null);
   const [error, setError] = useState<unknown>(null);
   const set = async (required: boolean) => {
     setError(null);

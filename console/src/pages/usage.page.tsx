@@ -1,73 +1,74 @@
 import { useEffect, useState } from 'preact/hooks';
-import { gql, gqlOrThrow } from '../api/graphql.js';
-import type { ProvenanceRecordView, ReceiptBundleView } from '../api/provenance.js';
-import type { Dataset } from '../api/types.js';
+import { gqlOrThrow } from '../api/graphql.js';
+import type { Dataset, TrailEntry } from '../api/types.js';
 import { Badge, downloadText, Progress, Refusal, Section } from '../components/ui.js';
 import { href } from '../router.js';
 import { useSession } from '../session.js';
 
-const TREE_HEAD = '{ logTreeHead { treeSize } }';
-const BUNDLE = 'query($index: Int!) { receiptBundle(index: $index) }';
+const USAGE = `query($dataset: ID, $f: TrailFilterInput, $first: Int!, $offset: Int!) {
+  datasetUsage(dataset: $dataset, filter: $f, first: $first, offset: $offset) {
+    index at sub org dataset mode fields purpose tier released rows refusal grantId } }`;
 const OWN_DATASETS = '{ datasets { id title ownerOrg } }';
-const PARALLEL = 4;
+const PAGE = 50;
 
-interface Use {
-  index: number;
-  record: ProvenanceRecordView;
-}
+type Use = Pick<
+  TrailEntry,
+  | 'index'
+  | 'at'
+  | 'sub'
+  | 'org'
+  | 'dataset'
+  | 'mode'
+  | 'fields'
+  | 'purpose'
+  | 'tier'
+  | 'released'
+  | 'rows'
+  | 'refusal'
+  | 'grantId'
+>;
 
 /**
- * Who used the owner's data, when and why. The gateway has no owner-facing usage query yet; what exists is that
- * an owning department may read the receipt bundle of any log entry about its own datasets. So this page walks
- * the latest entries of the log, keeps those it may read about its datasets, and shows their metadata
- * (requester, purpose, fields, outcome; never data values). Its cost grows with the entries scanned.
+ * Who used the owner's data, when and why: `datasetUsage`, answered from the gateway's index of the provenance log
+ * and restricted there to the department's own datasets. Metadata only (requester, purpose, fields, outcome), never
+ * data values; each line links to its receipt, which can be verified against the log.
  */
 export function UsagePage() {
   const { credential, me } = useSession();
   const [mine, setMine] = useState<Dataset[] | null>(null);
-  const [scan, setScan] = useState(200);
+  const [dataset, setDataset] = useState('');
+  const [released, setReleased] = useState('');
+  const [offset, setOffset] = useState(0);
   const [uses, setUses] = useState<Use[] | null>(null);
-  const [progress, setProgress] = useState<{ done: number; total: number } | null>(null);
+  const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
+
+  const load = async (at: number) => {
+    setError(null);
+    setBusy(true);
+    try {
+      const r = await gqlOrThrow<{ datasetUsage: Use[] }>(credential, USAGE, {
+        dataset: dataset || null,
+        f: released ? { released: released === 'true' } : null,
+        first: PAGE,
+        offset: at,
+      });
+      setUses(r.data.datasetUsage);
+      setOffset(at);
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
 
   useEffect(() => {
     gqlOrThrow<{ datasets: Dataset[] }>(credential, OWN_DATASETS).then(
       (r) => setMine(r.data.datasets.filter((d) => d.ownerOrg === me.org)),
       (e: unknown) => setError(e),
     );
+    void load(0);
   }, [credential, me.org]);
-
-  const run = async () => {
-    setError(null);
-    setUses(null);
-    try {
-      const head = await gqlOrThrow<{ logTreeHead: { treeSize: number } }>(credential, TREE_HEAD);
-      const size = head.data.logTreeHead.treeSize;
-      const indices = Array.from({ length: Math.min(scan, size) }, (_, i) => size - 1 - i);
-      const own = new Set((mine ?? []).map((d) => d.id));
-      const found: Use[] = [];
-      let done = 0;
-      setProgress({ done, total: indices.length });
-      const queue = [...indices];
-      const worker = async () => {
-        for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
-          const r = await gql<{ receiptBundle: string }>(credential, BUNDLE, { index: i });
-          // FORBIDDEN: an entry about another department's data; skipped without a trace of what it was.
-          if (r.data?.receiptBundle) {
-            const b = JSON.parse(r.data.receiptBundle) as ReceiptBundleView;
-            if (own.has(b.record.dataset)) found.push({ index: i, record: b.record });
-          }
-          setProgress({ done: ++done, total: indices.length });
-        }
-      };
-      await Promise.all(Array.from({ length: PARALLEL }, worker));
-      setUses(found.sort((a, b) => b.index - a.index));
-    } catch (e) {
-      setError(e);
-    } finally {
-      setProgress(null);
-    }
-  };
 
   const csv = () =>
     [
@@ -75,18 +76,18 @@ export function UsagePage() {
       ...(uses ?? []).map((u) =>
         [
           u.index,
-          u.record.at,
-          u.record.requester.sub,
-          u.record.requester.org ?? '',
-          u.record.purpose ?? '',
-          u.record.dataset,
-          u.record.mode,
-          u.record.fields.join(' '),
-          u.record.decision.tier,
-          u.record.decision.grantId ?? '',
-          u.record.outcome.released,
-          u.record.outcome.rows,
-          u.record.outcome.refusal ?? '',
+          u.at,
+          u.sub,
+          u.org ?? '',
+          u.purpose ?? '',
+          u.dataset,
+          u.mode,
+          u.fields.join(' '),
+          u.tier,
+          u.grantId ?? '',
+          u.released,
+          u.rows,
+          u.refusal ?? '',
         ]
           .map((v) => `"${String(v).replaceAll('"', '""')}"`)
           .join(','),
@@ -114,31 +115,44 @@ export function UsagePage() {
       </Section>
       <Section title="Who used them, when and why">
         <p class="muted">
-          Read from the provenance log: every request about your datasets, released or refused, with the requester, the
-          purpose they gave and the fields they asked for. Each line links to its receipt, which you can verify.
+          Read from the provenance log (through the gateway's index of it): every request about your datasets, released
+          or refused, newest first, with the requester, the purpose they gave and the fields they asked for. Each line
+          links to its receipt, which you can verify.
         </p>
         <div class="row">
           <label>
-            Latest log entries to scan{' '}
-            <input
-              type="number"
-              name="scan"
-              min={1}
-              max={5000}
-              value={scan}
-              onInput={(e) => setScan(Number((e.target as HTMLInputElement).value) || 1)}
-            />
+            Dataset{' '}
+            <select name="dataset" value={dataset} onChange={(e) => setDataset((e.target as HTMLSelectElement).value)}>
+              <option value="">all your datasets</option>
+              {(mine ?? []).map((d) => (
+                <option key={d.id} value={d.id}>
+                  {d.id}
+                </option>
+              ))}
+            </select>
           </label>
-          <button type="button" disabled={progress !== null || mine === null} onClick={() => void run()}>
-            Scan the log
+          <label>
+            Outcome{' '}
+            <select
+              name="released"
+              value={released}
+              onChange={(e) => setReleased((e.target as HTMLSelectElement).value)}
+            >
+              <option value="">released or refused</option>
+              <option value="true">released</option>
+              <option value="false">refused</option>
+            </select>
+          </label>
+          <button type="button" name="show-usage" disabled={busy} onClick={() => void load(0)}>
+            Show
           </button>
           {uses && uses.length > 0 && (
             <button type="button" class="secondary" onClick={() => downloadText('usage.csv', csv(), 'text/csv')}>
-              Export CSV
+              Export CSV (this page)
             </button>
           )}
         </div>
-        {progress && <Progress label="Reading receipts…" done={progress.done} total={progress.total} />}
+        {busy && <Progress label="Reading the usage of your datasets…" />}
         {uses && (
           <table data-testid="usage">
             <thead>
@@ -155,40 +169,65 @@ export function UsagePage() {
             <tbody>
               {uses.length === 0 && (
                 <tr>
-                  <td colSpan={7}>No use of your datasets in the entries scanned.</td>
+                  <td colSpan={7}>{offset === 0 ? 'No use of your datasets is logged.' : 'No more entries.'}</td>
                 </tr>
               )}
               {uses.map((u) => (
-                <tr key={u.index} data-sub={u.record.requester.sub}>
+                <tr key={u.index} data-sub={u.sub}>
                   <td>
                     <a href={href('verify', { index: String(u.index) })}>{u.index}</a>
                   </td>
-                  <td>{new Date(u.record.at).toLocaleString()}</td>
+                  <td>{new Date(u.at).toLocaleString()}</td>
                   <td>
-                    {u.record.requester.sub}
+                    {u.sub}
                     <div class="muted">
-                      {u.record.requester.org ?? 'public'} · {u.record.decision.tier}
+                      {u.org ?? 'public'} · {u.tier}
                     </div>
                   </td>
                   <td>
-                    {u.record.purpose ?? <span class="muted">no purpose</span>}
-                    {u.record.decision.grantId && <div class="muted">grant {u.record.decision.grantId}</div>}
+                    {u.purpose ?? <span class="muted">no purpose</span>}
+                    {u.grantId && <div class="muted">grant {u.grantId}</div>}
                   </td>
                   <td>
-                    {u.record.dataset} <span class="muted">({u.record.mode})</span>
+                    {u.dataset} <span class="muted">({u.mode})</span>
                   </td>
-                  <td>{u.record.fields.join(', ')}</td>
+                  <td>{u.fields.join(', ')}</td>
                   <td>
-                    {u.record.outcome.released ? (
-                      <Badge kind="released">released · {u.record.outcome.rows} rows</Badge>
+                    {u.released ? (
+                      <Badge kind="released">released · {u.rows} rows</Badge>
                     ) : (
-                      <Badge kind="refused">refused · {u.record.outcome.refusal ?? ''}</Badge>
+                      <Badge kind="refused">refused · {u.refusal ?? ''}</Badge>
                     )}
                   </td>
                 </tr>
               ))}
             </tbody>
           </table>
+        )}
+        {uses && (offset > 0 || uses.length === PAGE) && (
+          <div class="row pager">
+            <button
+              type="button"
+              name="newer"
+              class="secondary"
+              disabled={busy || offset === 0}
+              onClick={() => void load(Math.max(0, offset - PAGE))}
+            >
+              Newer
+            </button>
+            <span class="muted">
+              entries {offset + 1}–{offset + uses.length}
+            </span>
+            <button
+              type="button"
+              name="older"
+              class="secondary"
+              disabled={busy || uses.length < PAGE}
+              onClick={() => void load(offset + PAGE)}
+            >
+              Older
+            </button>
+          </div>
         )}
       </Section>
     </div>
