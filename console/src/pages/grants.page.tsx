@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { gqlOrThrow } from '../api/graphql.js';
 import { PURPOSES, type Dataset, type Grant, type GrantApplication, type Unit } from '../api/types.js';
+import { day, extentText, GrantsTable } from '../components/grants-table.js';
 import { Badge, Progress, Refusal, Section } from '../components/ui.js';
 import { href } from '../router.js';
 import { useSession } from '../session.js';
@@ -14,9 +15,6 @@ const LISTS = `{ grantApplications(first: 100) { ${APPLICATION_FIELDS} } grants(
 const APPLY = `mutation($input: GrantApplicationInput!) { applyForGrant(input: $input) { ${APPLICATION_FIELDS} } }`;
 const ONE = `query($id: ID!) { grantApplication(id: $id) { ${APPLICATION_FIELDS} } }`;
 export const UNITS = `query($level: AdminLevel!, $parent: ID) { units(level: $level, parent: $parent, first: 500) { id name nameZh } }`;
-
-export const day = (iso: string) => iso.slice(0, 10);
-export const extentText = (extent: string[]) => (extent.length === 0 ? 'the whole city' : extent.join(', '));
 
 /** A field needs a grant when the catalogue does not open it unconditionally. */
 const needsGrant = (f: Dataset['fields'][number]) => f.openClass !== 'unconditional';
@@ -121,47 +119,12 @@ export function GrantsPage({ params }: { params: URLSearchParams }) {
         {held.length === 0 ? (
           <p class="muted">No grants yet.</p>
         ) : (
-          <table class="records" data-testid="grants">
-            <thead>
-              <tr>
-                <th>grant</th>
-                <th>dataset</th>
-                <th>fields</th>
-                <th>purpose</th>
-                <th>extent</th>
-                <th>period</th>
-                <th>state</th>
-                <th />
-              </tr>
-            </thead>
-            <tbody>
-              {held.map((g) => (
-                <tr key={g.id} data-grant={g.id} data-state={g.state}>
-                  <td>
-                    <code>{g.id}</code>
-                  </td>
-                  <td>
-                    <code>{g.dataset}</code>
-                  </td>
-                  <td>{g.fields.join(', ')}</td>
-                  <td>{g.purpose}</td>
-                  <td>{extentText(g.extent)}</td>
-                  <td>
-                    {day(g.validFrom)} – {day(g.validUntil)}
-                  </td>
-                  <td>
-                    <Badge kind={`grant-${g.state}`}>{g.state}</Badge>
-                    {g.revokeReason && (
-                      <div class="muted">
-                        revoked by {g.revokedBy}: {g.revokeReason}
-                      </div>
-                    )}
-                  </td>
-                  <td>{g.state === 'active' && <QueryLink grant={g} />}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <GrantsTable
+            grants={held}
+            testId="grants"
+            revokedBy
+            action={(grant) => grant.state === 'active' && <QueryLink grant={grant} />}
+          />
         )}
       </Section>
     </div>

@@ -1,10 +1,11 @@
 import { useEffect, useState } from 'preact/hooks';
 import { gqlOrThrow } from '../api/graphql.js';
 import type { Dataset, Grant, GrantApplication, Job, Unit } from '../api/types.js';
+import { day, extentText, GrantsTable } from '../components/grants-table.js';
 import { JobView } from '../components/job-view.js';
 import { Badge, Progress, Refusal, Section } from '../components/ui.js';
 import { useSession } from '../session.js';
-import { APPLICATION_FIELDS, day, extentText, GRANT_FIELDS, UNITS } from './grants.page.js';
+import { APPLICATION_FIELDS, GRANT_FIELDS, UNITS } from './grants.page.js';
 import { JOB_FIELDS } from './jobs.page.js';
 
 const LISTS = `{ grantApplications(first: 100) { ${APPLICATION_FIELDS} } grants(first: 100) { ${GRANT_FIELDS} }
@@ -75,49 +76,16 @@ export function ReviewPage() {
         {given.length === 0 ? (
           <p class="muted">No grants given.</p>
         ) : (
-          <table class="records" data-testid="given">
-            <thead>
-              <tr>
-                <th>grant</th>
-                <th>department</th>
-                <th>dataset</th>
-                <th>fields</th>
-                <th>purpose</th>
-                <th>extent</th>
-                <th>period</th>
-                <th>state</th>
-                <th />
-              </tr>
-            </thead>
-            <tbody>
-              {given.map((g) => (
-                <tr key={g.id} data-grant={g.id} data-state={g.state}>
-                  <td>
-                    <code>{g.id}</code>
-                  </td>
-                  <td>{g.org}</td>
-                  <td>
-                    <code>{g.dataset}</code>
-                  </td>
-                  <td>{g.fields.join(', ')}</td>
-                  <td>{g.purpose}</td>
-                  <td>{extentText(g.extent)}</td>
-                  <td>
-                    {day(g.validFrom)} – {day(g.validUntil)}
-                  </td>
-                  <td>
-                    <Badge kind={`grant-${g.state}`}>{g.state}</Badge>
-                    {g.revokeReason && <div class="muted">{g.revokeReason}</div>}
-                  </td>
-                  <td>
-                    {(g.state === 'active' || g.state === 'scheduled') && (
-                      <Revoke grant={g} onDone={() => void reload()} />
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <GrantsTable
+            grants={given}
+            testId="given"
+            showDepartment
+            action={(grant) =>
+              (grant.state === 'active' || grant.state === 'scheduled') && (
+                <Revoke grant={grant} onDone={() => void reload()} />
+              )
+            }
+          />
         )}
       </Section>
       <Section title="Decided applications" id="decided">
