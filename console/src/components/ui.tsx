@@ -74,3 +74,32 @@ export function downloadText(filename: string, text: string, type = 'text/plain'
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
+
+/** A select over items with an id (datasets, units): the value is the chosen item's id. */
+export function Choice<T extends { id: string }>({
+  name,
+  value,
+  onChange,
+  items,
+  label,
+  empty,
+}: {
+  name: string;
+  value: string;
+  onChange: (id: string) => void;
+  items: readonly T[];
+  label: (item: T) => ComponentChildren;
+  /** An extra first option with value "" (e.g. "the whole city"). */
+  empty?: string;
+}) {
+  return (
+    <select name={name} value={value} onChange={(e) => onChange((e.target as HTMLSelectElement).value)}>
+      {empty !== undefined && <option value="">{empty}</option>}
+      {items.map((item) => (
+        <option key={item.id} value={item.id}>
+          {label(item)}
+        </option>
+      ))}
+    </select>
+  );
+}

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { gqlOrThrow } from '../api/graphql.js';
 import { PURPOSES, type Dataset, type Grant, type GrantApplication, type Unit } from '../api/types.js';
 import { day, extentText, GrantsTable } from '../components/grants-table.js';
-import { Badge, Progress, Refusal, Section } from '../components/ui.js';
+import { Badge, Choice, Progress, Refusal, Section } from '../components/ui.js';
 import { href } from '../router.js';
 import { useSession } from '../session.js';
 import { DATASETS } from './catalogue.page.js';
@@ -316,17 +316,17 @@ function ApplyForm({ datasets, onApplied }: { datasets: Dataset[]; onApplied: (a
       <div class="row">
         <label>
           Dataset{' '}
-          <select
+          <Choice
             name="apply-dataset"
             value={datasetId}
-            onChange={(e) => setDatasetId((e.target as HTMLSelectElement).value)}
-          >
-            {datasets.map((d) => (
-              <option key={d.id} value={d.id}>
+            onChange={setDatasetId}
+            items={datasets}
+            label={(d) => (
+              <>
                 {d.title} ({d.ownerOrg})
-              </option>
-            ))}
-          </select>
+              </>
+            )}
+          />
         </label>
         <label>
           Purpose{' '}
@@ -344,34 +344,34 @@ function ApplyForm({ datasets, onApplied }: { datasets: Dataset[]; onApplied: (a
         </label>
         <label>
           District{' '}
-          <select
+          <Choice
             name="apply-district"
             value={district}
-            onChange={(e) => setDistrict((e.target as HTMLSelectElement).value)}
-          >
-            <option value="">the whole city</option>
-            {districts.map((d) => (
-              <option key={d.id} value={d.id}>
+            onChange={setDistrict}
+            items={districts}
+            label={(d) => (
+              <>
                 {d.name} {d.nameZh}
-              </option>
-            ))}
-          </select>
+              </>
+            )}
+            empty="the whole city"
+          />
         </label>
         {subdistricts.length > 0 && (
           <label>
             Subdistrict{' '}
-            <select
+            <Choice
               name="apply-subdistrict"
               value={subdistrict}
-              onChange={(e) => setSubdistrict((e.target as HTMLSelectElement).value)}
-            >
-              <option value="">the whole district</option>
-              {subdistricts.map((d) => (
-                <option key={d.id} value={d.id}>
+              onChange={setSubdistrict}
+              items={subdistricts}
+              label={(d) => (
+                <>
                   {d.name} {d.nameZh}
-                </option>
-              ))}
-            </select>
+                </>
+              )}
+              empty="the whole district"
+            />
           </label>
         )}
         <label>

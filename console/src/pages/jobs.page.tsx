@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { gqlOrThrow } from '../api/graphql.js';
 import { JOB_SETTLED, PURPOSES, type Dataset, type Job } from '../api/types.js';
 import { JobView } from '../components/job-view.js';
-import { Badge, Progress, Refusal, Section } from '../components/ui.js';
+import { Badge, Choice, Progress, Refusal, Section } from '../components/ui.js';
 import { useSession } from '../session.js';
 import { DATASETS } from './catalogue.page.js';
 
@@ -127,20 +127,20 @@ export function JobsPage() {
         <div class="row">
           <label>
             Dataset{' '}
-            <select
+            <Choice
               name="job-dataset"
               value={datasetId}
-              onChange={(e) => {
-                setDatasetId((e.target as HTMLSelectElement).value);
+              onChange={(id) => {
+                setDatasetId(id);
                 setFields([]);
               }}
-            >
-              {datasets.map((d) => (
-                <option key={d.id} value={d.id}>
+              items={datasets}
+              label={(d) => (
+                <>
                   {d.title} ({d.id})
-                </option>
-              ))}
-            </select>
+                </>
+              )}
+            />
           </label>
           <label>
             Purpose{' '}

@@ -3,7 +3,7 @@ import type { FeatureCollection } from 'geojson';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { gqlOrThrow } from '../api/graphql.js';
 import type { AggregateResult, Dataset, RecordPage, Unit } from '../api/types.js';
-import { Progress, Refusal, Section } from '../components/ui.js';
+import { Choice, Progress, Refusal, Section } from '../components/ui.js';
 import {
   boundsOf,
   classBreaks,
@@ -193,31 +193,23 @@ export function MapPage({ params }: { params: URLSearchParams }) {
       <div class="row controls">
         <label>
           Records of{' '}
-          <select
+          <Choice
             name="records-dataset"
             value={recordsId}
-            onChange={(e) => setRecordsId((e.target as HTMLSelectElement).value)}
-          >
-            {readable.map((d) => (
-              <option key={d.id} value={d.id}>
-                {d.title}
-              </option>
-            ))}
-          </select>
+            onChange={setRecordsId}
+            items={readable}
+            label={(d) => <>{d.title}</>}
+          />
         </label>
         <label>
           Choropleth of{' '}
-          <select
+          <Choice
             name="aggregate-dataset"
             value={aggregateId}
-            onChange={(e) => setAggregateId((e.target as HTMLSelectElement).value)}
-          >
-            {aggregable.map((d) => (
-              <option key={d.id} value={d.id}>
-                {d.title}
-              </option>
-            ))}
-          </select>
+            onChange={setAggregateId}
+            items={aggregable}
+            label={(d) => <>{d.title}</>}
+          />
         </label>
         <label>
           by{' '}

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { gqlOrThrow, type Receipt } from '../api/graphql.js';
 import { PURPOSES, type Dataset, type FieldValue, type RecordPage, type Unit } from '../api/types.js';
-import { Badge, Progress, Refusal } from '../components/ui.js';
+import { Badge, Choice, Progress, Refusal } from '../components/ui.js';
 import { href } from '../router.js';
 import { useSession } from '../session.js';
 import { DATASETS } from './catalogue.page.js';
@@ -103,17 +103,17 @@ export function RecordsPage({ params }: { params: URLSearchParams }) {
         <div class="row">
           <label>
             Dataset{' '}
-            <select
+            <Choice
               name="dataset"
               value={datasetId}
-              onChange={(e) => setDatasetId((e.target as HTMLSelectElement).value)}
-            >
-              {datasets.map((d) => (
-                <option key={d.id} value={d.id}>
+              onChange={setDatasetId}
+              items={datasets}
+              label={(d) => (
+                <>
                   {d.title} ({d.openClass})
-                </option>
-              ))}
-            </select>
+                </>
+              )}
+            />
           </label>
           <label>
             Purpose{' '}

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { gqlOrThrow } from '../api/graphql.js';
 import type { Dataset, TrailEntry } from '../api/types.js';
-import { Badge, downloadText, Progress, Refusal, Section } from '../components/ui.js';
+import { Badge, Choice, downloadText, Progress, Refusal, Section } from '../components/ui.js';
 import { href } from '../router.js';
 import { useSession } from '../session.js';
 
@@ -122,14 +122,14 @@ export function UsagePage() {
         <div class="row">
           <label>
             Dataset{' '}
-            <select name="dataset" value={dataset} onChange={(e) => setDataset((e.target as HTMLSelectElement).value)}>
-              <option value="">all your datasets</option>
-              {(mine ?? []).map((d) => (
-                <option key={d.id} value={d.id}>
-                  {d.id}
-                </option>
-              ))}
-            </select>
+            <Choice
+              name="dataset"
+              value={dataset}
+              onChange={setDataset}
+              items={mine ?? []}
+              label={(d) => <>{d.id}</>}
+              empty="all your datasets"
+            />
           </label>
           <label>
             Outcome{' '}
