@@ -22,6 +22,7 @@ import type {
 } from '../ledger/provenance-record.js';
 import type { ProvenanceRecorder } from '../ledger/provenance-recorder.js';
 import type { Db, Queryable } from '../store/db.port.js';
+import { ruleCovers, type ComputationFacts } from './approval-rule.js';
 
 export type ComputationStatus = 'pending' | 'approved' | 'refused';
 export const COMPUTATION_STATUSES: readonly ComputationStatus[] = ['pending', 'approved', 'refused'];
@@ -77,29 +78,6 @@ export interface ApprovalRule extends EncryptedApprovalRule {
   revokedBy: string | null;
   revokeIndex: number | null;
   revokeReason: string | null;
-}
-
-/** What a computation shows the rules: who asked, why, what, and the units behind each released cell. */
-export interface ComputationFacts {
-  datasetId: string;
-  column: string;
-  requesterOrg: string | null;
-  purpose: string | null;
-  kind: string;
-  unitsCovered: number[];
-}
-
-/** Whether `rule` covers `c` (the key holder applies the same test to the logged records). */
-export function ruleCovers(rule: EncryptedApprovalRule, c: ComputationFacts): boolean {
-  return (
-    rule.column === c.column &&
-    c.requesterOrg !== null &&
-    rule.orgs.includes(c.requesterOrg) &&
-    (rule.purposes === null || (c.purpose !== null && rule.purposes.includes(c.purpose as Purpose))) &&
-    (rule.kinds === null || rule.kinds.includes(c.kind)) &&
-    c.unitsCovered.length > 0 &&
-    c.unitsCovered.every((u) => u >= rule.minUnits)
-  );
 }
 
 export class EncryptedApprovalsService {
