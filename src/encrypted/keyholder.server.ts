@@ -351,10 +351,13 @@ export interface DecryptBody {
 
 export type DecryptOutcome = { ok: true; released: Released } | { ok: false; refusal: string; message: string };
 
+/** Cells being decrypted right now, per record of opened cells: a concurrent request for one is a replay. */
+const inFlight = new WeakMap<OpenedCells, Set<string>>();
+
 /**
  * The key holder's decision for one request: approval from the verified log, then (once per cell, when `opened`
- * is given) decryptApproved. The replay check, the decryption and the durable record of the opened cell run
- * without yielding, so that two concurrent requests for one cell cannot both be answered.
+ * is given) decryptApproved. A cell is claimed before it is decrypted and recorded durably before the answer
+ * leaves, so two concurrent requests for one cell cannot both be answered, even if decryption yields.
  */
 export async function decryptFromLog(
   keyHolder: KeyHolder,
@@ -362,23 +365,35 @@ export async function decryptFromLog(
   body: DecryptBody,
   opened?: OpenedCells,
 ): Promise<DecryptOutcome> {
+  let claimed: { busy: Set<string>; key: string } | null = null;
   try {
     const approval = await approvals.lookup(body.computationId, body.receiptIndex, body.cell);
     const ciphertext = new Uint8Array(Buffer.from(String(body.ciphertext), 'base64'));
     // The kind (a mean divides by the records) is the logged computation's, never the requester's claim.
     const kind = (approval?.kind ?? body.kind) as ReleaseKind;
-    if (approval?.approved === true && opened?.has(approval.computationId, body.cell)) {
-      throw new KeyHolderRefusal('REPLAY', `${approval.computationId}: cell ${body.cell} was opened before`);
+    if (approval?.approved === true && opened) {
+      const busy = inFlight.get(opened) ?? new Set<string>();
+      inFlight.set(opened, busy);
+      const key = `${body.cell} ${approval.computationId}`;
+      if (busy.has(key) || opened.has(approval.computationId, body.cell)) {
+        throw new KeyHolderRefusal('REPLAY', `${approval.computationId}: cell ${body.cell} was opened before`);
+      }
+      busy.add(key);
+      claimed = { busy, key };
     }
-    const released = keyHolder.decryptApproved(
-      { computationId: body.computationId, kind, ciphertext, records: approval?.records ?? 0 },
-      approval,
+    const released = await Promise.resolve(
+      keyHolder.decryptApproved(
+        { computationId: body.computationId, kind, ciphertext, records: approval?.records ?? 0 },
+        approval,
+      ),
     );
     opened?.add(body.computationId, body.cell);
     return { ok: true, released };
   } catch (err) {
     if (err instanceof KeyHolderRefusal) return { ok: false, refusal: err.code, message: err.message };
     throw err;
+  } finally {
+    claimed?.busy.delete(claimed.key);
   }
 }
 
