@@ -23,6 +23,7 @@ import { DownloadsService } from './downloads/downloads.service.js';
 import { GatewayMetrics } from './ops/metrics.js';
 import { Readiness } from './ops/readiness.js';
 import type { Requester } from './identity/requester.js';
+import { EncryptedApprovalsService } from './encrypted/encrypted-approvals.service.js';
 import { EncryptedColumnsService } from './encrypted/encrypted-columns.service.js';
 import { PrivacyBudgetRepository } from './jobs/dp/privacy-budget.repository.js';
 import { PrivateAggregateService } from './jobs/dp/private-aggregate.service.js';
@@ -54,6 +55,7 @@ export interface Gateway {
   queryEngine: QueryEngine;
   data: DataService;
   encrypted: EncryptedColumnsService;
+  encryptedApprovals: EncryptedApprovalsService;
   /** Differentially private aggregates against each organisation's durable privacy budget. */
   privateAggregates: PrivateAggregateService;
   identity: IdentityService;
@@ -135,7 +137,8 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
   const limiter = new RateLimiter(db, config.rateLimits, Date.now, (kind, tier) => metrics.limited(kind, tier));
   const consumers = new ConsumersService(db, limiter, config);
   const data = new DataService(access, queryEngine, recorder);
-  const encrypted = new EncryptedColumnsService(db, catalogue, access, recorder);
+  const encryptedApprovals = new EncryptedApprovalsService(db, catalogue, recorder);
+  const encrypted = new EncryptedColumnsService(db, catalogue, access, recorder, encryptedApprovals);
   const grantsService = new GrantsService(db, catalogue, grants, recorder);
   // Other instances' grant changes reach this one by notification (and by the version check per decision).
   await grants.watch();
@@ -176,6 +179,7 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
     queryEngine,
     data,
     encrypted,
+    encryptedApprovals,
     privateAggregates,
     identity,
     limiter,

@@ -6,6 +6,7 @@ import { Refusal } from './components/ui.js';
 import { GqlRefusal } from './api/graphql.js';
 import { AuditPage } from './pages/audit.page.js';
 import { CataloguePage } from './pages/catalogue.page.js';
+import { EncryptedPage } from './pages/encrypted.page.js';
 import { GrantsPage } from './pages/grants.page.js';
 import { JobsPage } from './pages/jobs.page.js';
 import { MapPage } from './pages/map.page.js';
@@ -32,6 +33,7 @@ const NAV: NavItem[] = [
   { page: 'jobs', label: 'Sandbox jobs', show: can.department },
   { page: 'usage', label: 'Use of my data', show: can.owner },
   { page: 'review', label: 'Applications and releases', show: can.owner },
+  { page: 'encrypted', label: 'Encrypted computations', show: can.owner },
   { page: 'audit', label: 'Audit trail', show: can.auditor },
   { page: 'verify', label: 'Verify a receipt', show: () => true },
 ];
@@ -105,6 +107,8 @@ function Page({ page, params }: { page: string; params: URLSearchParams }) {
       return <UsagePage />;
     case 'review':
       return <ReviewPage />;
+    case 'encrypted':
+      return <EncryptedPage />;
     case 'audit':
       return <AuditPage />;
     case 'verify':

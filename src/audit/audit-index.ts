@@ -1,6 +1,12 @@
 import { Logger } from '@nestjs/common';
 import type { ProvenanceLog } from '../ledger/provenance-log.port.js';
-import type { GrantRecord, ProvenanceRecord } from '../ledger/provenance-record.js';
+import {
+  isEncryptedStep,
+  type EncryptedDecisionRecord,
+  type EncryptedRuleRecord,
+  type GrantRecord,
+  type ProvenanceRecord,
+} from '../ledger/provenance-record.js';
 import type { Db } from '../store/db.port.js';
 
 const log = new Logger('AuditIndex');
@@ -14,6 +20,10 @@ export class AuditIndex {
   constructor(private readonly db: Db) {}
 
   async add(index: number, r: ProvenanceRecord): Promise<void> {
+    if (isEncryptedStep(r)) {
+      await this.addEncryptedStep(index, r);
+      return;
+    }
     if (r.kind !== 'access') {
       await this.addGrantStep(index, r);
       return;
@@ -74,6 +84,29 @@ export class AuditIndex {
         r.kind,
         r.applicationId,
         JSON.stringify(r.scope.extent),
+        r.reason,
+      ],
+    );
+  }
+
+  /** An owner's decision on an encrypted computation, or a standing rule: the column and the reason. */
+  private async addEncryptedStep(index: number, r: EncryptedDecisionRecord | EncryptedRuleRecord): Promise<void> {
+    const column = 'computation' in r ? r.computation.column : r.rule.column;
+    await this.db.query(
+      `insert into audit_index (idx, at, sub, org, roles, purpose, dataset, mode, fields, tier, allowed, released,
+         refusal, grant_id, rows, within, reasons, kind, application_id, extent, reason)
+       values ($1, $2, $3, $4, $5::jsonb, null, $6, 'encrypted', $7::jsonb, null, true, false, null, null, 0, null,
+         '[]'::jsonb, $8, null, null, $9)
+       on conflict (idx) do nothing`,
+      [
+        index,
+        r.at,
+        r.requester.sub,
+        r.requester.org,
+        JSON.stringify(r.requester.roles),
+        r.dataset,
+        JSON.stringify([column]),
+        r.kind,
         r.reason,
       ],
     );

@@ -4,6 +4,8 @@
  *                           bundle is written beside it and, with --gateway, uploaded for a column;
  *   citygate he encrypt     encrypt a numeric column (CSV `record_id,value`) and upload it chunk by chunk with a
  *                           progress bar; a re-run resumes an interrupted upload (only missing chunks are sent);
+ *   citygate he approve / refuse / pending / rules / rule-set / rule-revoke
+ *                           the owner's approval of computations (he-approvals.commands.ts);
  *   citygate keyholder      run the owner's key holder (keyholder.server.ts) with the secret key.
  */
 import { createHash } from 'node:crypto';
@@ -18,6 +20,7 @@ import { KeyHolder } from '../encrypted/keyholder.js';
 import { KEY_BUNDLE_PART_BYTES } from '../encrypted/encrypted-columns.service.js';
 import {
   fileCheckpoint,
+  fileOpenedCells,
   httpGraphql,
   logApprovals,
   startKeyHolderServer,
@@ -25,6 +28,7 @@ import {
 } from '../encrypted/keyholder.server.js';
 import { loadSeal } from '../encrypted/seal-runtime.js';
 import { progressBar } from '../spatial/progress.js';
+import { registerHeApprovalCommands } from './he-approvals.commands.js';
 
 async function heContext(scheme: string): Promise<HeContext> {
   if (scheme !== 'bfv' && scheme !== 'ckks') throw new Error(`unknown scheme ${scheme} (bfv or ckks)`);
@@ -106,6 +110,7 @@ export function readColumnCsv(file: string): { ids: string[]; values: number[] }
 
 export function registerHeCommands(program: Command): void {
   const he = program.command('he').description('owner tools for encrypted columns');
+  registerHeApprovalCommands(he);
   he.command('keygen')
     .description('generate a key pair: the secret key stays here; the public bundle can be uploaded')
     .option('--scheme <scheme>', 'bfv (exact integers) or ckks (reals)', 'bfv')
@@ -223,11 +228,16 @@ export function registerHeCommands(program: Command): void {
     .requiredOption('--log-public-key <file>', "the gateway log's public key (PEM, from `citygate log public-key`)")
     .option('--k <n>', 'minimum units and records in a released result', Number, 10)
     .option('--port <n>', 'port on 127.0.0.1 (0: any free port)', Number, 0)
-    .option('--decryption-log <file>', 'JSONL file of decryptions and refusals', 'keyholder-decryptions.jsonl')
+    .option(
+      '--data-dir <dir>',
+      "the key holder's own files: opened cells (each answered once), checkpoint, decryption log",
+      'keyholder-data',
+    )
+    .option('--owner-org <org>', "accept approvals only from owners of this organisation (the token's)")
+    .option('--decryption-log <file>', 'JSONL file of decryptions and refusals (default: in --data-dir)')
     .option(
       '--checkpoint <file>',
-      'the largest log tree head verified so far; a log rolled back or forked since is refused',
-      'keyholder-checkpoint.json',
+      'the largest log tree head verified so far; a log rolled back or forked since is refused (default: in --data-dir)',
     )
     .action(
       async (opts: {
@@ -237,23 +247,32 @@ export function registerHeCommands(program: Command): void {
         logPublicKey: string;
         k: number;
         port: number;
-        decryptionLog: string;
-        checkpoint: string;
+        dataDir: string;
+        ownerOrg?: string;
+        decryptionLog?: string;
+        checkpoint?: string;
       }) => {
         const secret = readSecretKey(opts.secretKey);
+        fs.mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+        // Read before serving: a damaged record of opened cells stops the key holder here.
+        const opened = fileOpenedCells(path.join(opts.dataDir, 'opened-cells.jsonl'));
         const ctx = await heContext(secret.scheme);
         const keyHolder = new KeyHolder(ctx, secret, { k: opts.k, approvals: () => Promise.resolve(null) });
         const approvals = logApprovals(
           httpGraphql(opts.gateway, token(opts)),
           fs.readFileSync(opts.logPublicKey, 'utf8'),
           secret.keyId,
-          { checkpoint: fileCheckpoint(opts.checkpoint) },
+          {
+            checkpoint: fileCheckpoint(opts.checkpoint ?? path.join(opts.dataDir, 'checkpoint.json')),
+            ...(opts.ownerOrg ? { ownerOrg: opts.ownerOrg } : {}),
+          },
         );
         const server = await startKeyHolderServer({
           keyHolder,
           approvals,
+          opened,
           port: opts.port,
-          decryptionLog: opts.decryptionLog,
+          decryptionLog: opts.decryptionLog ?? path.join(opts.dataDir, 'decryptions.jsonl'),
         });
         console.log(`key holder for key ${secret.keyId} listening on ${server.url}`);
         const stop = () => {

@@ -5,7 +5,8 @@
  *
  * An aggregate follows the one path of DESIGN.md §3: AccessService decides (mode `encrypted`), the
  * EncryptedAggregator computes, the provenance record (with each result cell's ciphertext SHA-256, records
- * and units covered: the approval the owner's key holder checks) is durable before anything is returned.
+ * and units covered: what the owner's key holder checks) is durable before anything is returned. It is logged
+ * `pending` owner approval unless a standing rule of the owner covers it (EncryptedApprovalsService).
  * Cells with fewer records than the decision's minCell are suppressed: no ciphertext is computed for them.
  */
 import { createHash } from 'node:crypto';
@@ -28,6 +29,7 @@ import { parseBundle } from './key-bundle-json.js';
 import { readSealHeader, sha256Hex } from './seal-format.js';
 import { loadSeal } from './seal-runtime.js';
 import type { ProvenanceRecorder } from '../ledger/provenance-recorder.js';
+import type { EncryptedApprovalsService } from './encrypted-approvals.service.js';
 
 const UNIT_COLUMN: Record<string, string> = {
   district: 'district_id',
@@ -76,6 +78,8 @@ export interface EncryptedCellResult {
 
 export interface EncryptedAggregateResult {
   computationId: string;
+  /** `pending` until the owner decides; `approved` when a standing rule covered it. */
+  approval: 'pending' | 'approved';
   kind: AggregateKind;
   scheme: HeScheme;
   keyId: string;
@@ -91,6 +95,7 @@ export class EncryptedColumnsService {
     private readonly catalogue: CatalogueService,
     private readonly access: AccessService,
     private readonly recorder: ProvenanceRecorder,
+    private readonly approvals: EncryptedApprovalsService,
   ) {}
 
   /** Stores (or replaces) the owner's public key bundle for a column. A new key drops the column's ciphertexts. */
@@ -465,16 +470,26 @@ export class EncryptedColumnsService {
     } catch (err) {
       throw heToDomain(err);
     }
+    const cells = cellsOut
+      .filter((c) => !c.suppressed)
+      .map((c) => ({ group: c.group, records: c.records, unitsCovered: c.unitsCovered, resultHash: c.sha256 }));
+    const approval = await this.approvals.standingApproval({
+      datasetId: q.datasetId,
+      column: q.column,
+      requesterOrg: requester.org,
+      purpose: q.purpose,
+      kind: q.kind,
+      unitsCovered: cells.map((c) => c.unitsCovered),
+    });
     const encrypted: NonNullable<AccessRecord['encrypted']> = {
       computationId: plan.id,
       column: q.column,
       kind: q.kind,
       scheme: col.layout.scheme,
       keyId: bundle.keyId,
-      approved: true,
-      cells: cellsOut
-        .filter((c) => !c.suppressed)
-        .map((c) => ({ group: c.group, records: c.records, unitsCovered: c.unitsCovered, resultHash: c.sha256 })),
+      approved: approval.status === 'approved',
+      approval,
+      cells,
     };
     const record = this.recorder.record(requester, request, outcome, {
       released: true,
@@ -486,8 +501,10 @@ export class EncryptedColumnsService {
     record.id = plan.id;
     record.encrypted = encrypted;
     const receipt = await this.recorder.append(record);
+    await this.approvals.track(record, receipt);
     return {
       computationId: plan.id,
+      approval: approval.status,
       kind: q.kind,
       scheme: col.layout.scheme,
       keyId: bundle.keyId,

@@ -51,7 +51,13 @@ export type RefusalCode =
   /** The bytes are not a ciphertext under the key holder's parameters, or its noise budget is exhausted. */
   | 'MALFORMED'
   /** The log's signed tree head is not consistent with the checkpoint the key holder kept (rolled back or forked). */
-  | 'LOG_INCONSISTENT';
+  | 'LOG_INCONSISTENT'
+  /** The computation waits for its owner's approval (no approval record in the log yet). */
+  | 'PENDING_APPROVAL'
+  /** The owner refused the computation (a refusal record in the log). */
+  | 'REFUSED_BY_OWNER'
+  /** This cell of this computation was opened before: each decrypt request is answered once. */
+  | 'REPLAY';
 
 export const REFUSAL_MESSAGES: Readonly<Record<RefusalCode, string>> = Object.freeze({
   NOT_APPROVED: 'the computation is not approved for decryption',
@@ -60,6 +66,9 @@ export const REFUSAL_MESSAGES: Readonly<Record<RefusalCode, string>> = Object.fr
   DISCLOSURE: 'the result fails disclosure control',
   MALFORMED: 'the result cannot be decrypted',
   LOG_INCONSISTENT: 'the provenance log is not consistent with what the key holder saw before',
+  PENDING_APPROVAL: 'the computation waits for the owner’s approval',
+  REFUSED_BY_OWNER: 'the owner refused this computation',
+  REPLAY: 'this result cell was already decrypted once',
 });
 
 export class KeyHolderRefusal extends Error {

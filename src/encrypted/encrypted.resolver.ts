@@ -50,11 +50,16 @@ export class EncryptedCellModel {
 })
 export class EncryptedAggregateModel {
   @Field(() => String) computationId!: string;
+  @Field(() => String, {
+    description:
+      "pending (until the dataset's owner approves or refuses it) or approved (by the owner's standing rule)",
+  })
+  approval!: string;
   @Field(() => String) kind!: string;
   @Field(() => String) scheme!: string;
   @Field(() => String) keyId!: string;
   @Field(() => [EncryptedCellModel]) cells!: EncryptedCellModel[];
-  @Field(() => Int, { description: 'provenance log index of the computation (the approval record)' })
+  @Field(() => Int, { description: "provenance log index of the computation's record" })
   receiptIndex!: number;
   @Field(() => String) leafHash!: string;
 }
@@ -152,6 +157,7 @@ export class EncryptedResolver {
       ctx.receipts.push({ ...r.receipt, dataset, released: true });
       return {
         computationId: r.computationId,
+        approval: r.approval,
         kind: r.kind,
         scheme: r.scheme,
         keyId: r.keyId,

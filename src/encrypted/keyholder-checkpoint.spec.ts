@@ -126,4 +126,50 @@ describe('key holder checkpoint', () => {
     assert.equal(fileCheckpoint(file).load()?.treeSize, 5);
     assert.equal(fs.statSync(file).mode & 0o077, 0, 'the checkpoint file is private');
   });
+
+  it('refuses a fork shorter than the checkpoint, signed with the same key', async () => {
+    const a = await openLog();
+    await appendAll(a.log, 0, 6, 'shared');
+    const checkpoint = memoryCheckpoint();
+    let serving = a.log;
+    const approvals = logApprovals(
+      gatewayOver(() => serving),
+      a.log.publicKey().pem,
+      'key-1',
+      { checkpoint },
+    );
+    assert.equal(await approvals.lookup('x', 5, 0), null);
+    assert.equal(checkpoint.load()?.treeSize, 6);
+    // A copy that shares 2 entries, then rewrote history and stays below the checkpoint's size.
+    const b = await openLog(a.dir);
+    await appendAll(b.log, 0, 2, 'shared');
+    await appendAll(b.log, 2, 4, 'rewritten');
+    serving = b.log;
+    await assert.rejects(approvals.lookup('x', 1, 0), inconsistent);
+    assert.equal(checkpoint.load()?.treeSize, 6, 'the checkpoint stays put');
+  });
+
+  it('refuses when its own checkpoint file is damaged or edited, rather than starting afresh', async () => {
+    const a = await openLog();
+    await appendAll(a.log, 0, 4, 'shared');
+    const file = path.join(a.dir, 'keyholder-checkpoint.json');
+    const over = () =>
+      logApprovals(
+        gatewayOver(() => a.log),
+        a.log.publicKey().pem,
+        'key-1',
+        { checkpoint: fileCheckpoint(file) },
+      );
+    assert.equal(await over().lookup('x', 0, 0), null);
+    const good = fs.readFileSync(file, 'utf8');
+    // Torn or overwritten: unreadable.
+    fs.writeFileSync(file, good.slice(0, 20));
+    await assert.rejects(over().lookup('x', 0, 0), inconsistent);
+    // Edited to a smaller size (to accept a rolled-back log): the signature no longer matches.
+    const edited = { ...(JSON.parse(good) as { treeSize: number }), treeSize: 1 };
+    fs.writeFileSync(file, JSON.stringify(edited));
+    await assert.rejects(over().lookup('x', 0, 0), inconsistent);
+    fs.writeFileSync(file, good);
+    assert.equal(await over().lookup('x', 0, 0), null);
+  });
 });

@@ -2,7 +2,8 @@
  * The key holder's core: the only code that holds the owner's secret key, and the only way a result
  * leaves encryption. It is not a decryption oracle. Before anything is decrypted:
  *   1. the gateway's log must hold an approval for the computation (`approved: true`, well-formed, same
- *      computation id): otherwise NOT_APPROVED;
+ *      computation id): otherwise NOT_APPROVED, or PENDING_APPROVAL / REFUSED_BY_OWNER when the log shows
+ *      that the owner has not decided yet or refused;
  *   2. the SHA-256 of the submitted ciphertext bytes must equal the approval's result hash, so a
  *      ciphertext that did not come out of that computation (one submitted from outside, or an upload
  *      of raw column data) is refused: HASH_MISMATCH;
@@ -38,6 +39,8 @@ export interface ApprovalRecord {
   /** Spatial units the result covers. */
   readonly unitsCovered: number;
   readonly approved: boolean;
+  /** The owner's decision as the log shows it, when known: names the refusal of an unapproved computation. */
+  readonly status?: 'approved' | 'pending' | 'refused';
 }
 
 /** Fetches the approval for a computation from the gateway's log; null when there is none. */
@@ -147,7 +150,11 @@ export class KeyHolder implements KeyHolderPort {
       throw new KeyHolderRefusal(code, `${String(request.computationId)}: ${detail}`);
     };
     if (!isApproval(approval)) return refuse('NOT_APPROVED', 'no well-formed approval record');
-    if (approval.approved !== true) return refuse('NOT_APPROVED', 'approval record says not approved');
+    if (approval.approved !== true) {
+      if (approval.status === 'pending') return refuse('PENDING_APPROVAL', 'the owner has not decided yet');
+      if (approval.status === 'refused') return refuse('REFUSED_BY_OWNER', 'the owner refused it');
+      return refuse('NOT_APPROVED', 'approval record says not approved');
+    }
     if (typeof request.computationId !== 'string' || approval.computationId !== request.computationId) {
       return refuse('NOT_APPROVED', 'the approval is for another computation');
     }

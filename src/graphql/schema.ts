@@ -8,6 +8,7 @@ import { MeResolver } from '../identity/me.resolver.js';
 import { RecordsResolver } from '../query/records.resolver.js';
 import { UnitsResolver } from '../spatial/units.resolver.js';
 import { EncryptedResolver } from '../encrypted/encrypted.resolver.js';
+import { EncryptedApprovalsResolver } from '../encrypted/encrypted-approvals.resolver.js';
 import { GrantsResolver } from '../grants/grants.resolver.js';
 import { PrivateAggregateResolver } from '../jobs/dp/private-aggregate.resolver.js';
 import { ConsumersResolver } from '../consumers/consumers.resolver.js';
@@ -22,6 +23,7 @@ export const RESOLVERS = [
   AuditResolver,
   LedgerResolver,
   EncryptedResolver,
+  EncryptedApprovalsResolver,
   GrantsResolver,
   PrivateAggregateResolver,
   ConsumersResolver,

@@ -3,8 +3,11 @@ import canonicalize from 'canonicalize';
 import type { DecisionSummary } from '../access/access.service.js';
 import type { Mode, Purpose, Role } from '../access/decision.js';
 
-/** One provenance record: a request for data (AccessRecord) or a step of a data-sharing grant (GrantRecord). */
-export type ProvenanceRecord = AccessRecord | GrantRecord;
+/**
+ * One provenance record: a request for data (AccessRecord), a step of a data-sharing grant (GrantRecord), or an
+ * owner's decision on encrypted computations (EncryptedDecisionRecord, EncryptedRuleRecord).
+ */
+export type ProvenanceRecord = AccessRecord | GrantRecord | EncryptedDecisionRecord | EncryptedRuleRecord;
 
 /** A decision on a request for data (DESIGN.md §1): who, what, why, the decision, the outcome and when. */
 export interface AccessRecord {
@@ -43,7 +46,13 @@ export interface AccessRecord {
     kind: string;
     scheme: string;
     keyId: string;
+    /** True only when a standing rule approved it as it was logged; otherwise it waits for the owner. */
     approved: boolean;
+    /**
+     * `pending`: the owner approves or refuses it later (an EncryptedDecisionRecord naming this record);
+     * `approved`: the owner's standing rule `ruleId`, set by the record at log index `ruleIndex`, covers it.
+     */
+    approval?: { status: 'pending' } | { status: 'approved'; ruleId: string; ruleIndex: number };
     cells: { group: string | null; records: number; unitsCovered: number; resultHash: string | null }[];
   };
   /**
@@ -99,6 +108,58 @@ export interface GrantRecord {
   contact?: string;
   /** Rejection and revocation: why. */
   reason: string | null;
+}
+
+/** Who took a step (the requester of an access record, the actor of every other record). */
+type Actor = { sub: string; org: string | null; roles: Role[]; via: string };
+
+/**
+ * The owner's decision on one pending encrypted computation (docs/encrypted-columns.md): logged before it takes
+ * effect; the key holder decrypts a pending computation only with an `he-approved` record naming it.
+ */
+export interface EncryptedDecisionRecord {
+  v: 1;
+  kind: 'he-approved' | 'he-refused';
+  id: string;
+  at: string;
+  requester: Actor;
+  dataset: string;
+  ownerOrg: string;
+  /** The computation's own record: its id, log index and leaf hash (binding the decision to that record). */
+  computation: { id: string; index: number; leafHash: string; column: string; keyId: string };
+  reason: string | null;
+}
+
+/**
+ * A standing approval rule of an owner for one encrypted column, or its revocation: computations by one of
+ * `orgs`, for one of `purposes` and `kinds` (null: any), whose every cell covers at least `minUnits` units, are
+ * approved as they are logged.
+ */
+export interface EncryptedRuleRecord {
+  v: 1;
+  kind: 'he-rule-set' | 'he-rule-revoked';
+  id: string;
+  at: string;
+  requester: Actor;
+  dataset: string;
+  ownerOrg: string;
+  rule: EncryptedApprovalRule;
+  reason: string | null;
+}
+
+export interface EncryptedApprovalRule {
+  id: string;
+  column: string;
+  orgs: string[];
+  purposes: Purpose[] | null;
+  kinds: string[] | null;
+  minUnits: number;
+}
+
+export function isEncryptedStep(r: ProvenanceRecord): r is EncryptedDecisionRecord | EncryptedRuleRecord {
+  return (
+    r.kind === 'he-approved' || r.kind === 'he-refused' || r.kind === 'he-rule-set' || r.kind === 'he-rule-revoked'
+  );
 }
 
 export function isAccessRecord(r: ProvenanceRecord): r is AccessRecord {

@@ -518,4 +518,57 @@ alter table jobs add column dp_measures jsonb;
 alter table jobs add column dp_spend jsonb;
 `,
   },
+  {
+    id: '0012_he_approvals',
+    sql: `
+-- Owner approval of encrypted computations (docs/encrypted-columns.md). Each computation waits for the owner
+-- (status pending) unless a standing rule approved it as it was logged; the owner's decision is appended to the
+-- provenance log (decision_index) before the status changes. The log, not this table, is what the key holder
+-- checks.
+create table he_computations (
+  computation_id text primary key,
+  dataset_id text not null references catalogue_datasets(id),
+  column_name text not null,
+  owner_org text not null references orgs(id),
+  key_id text not null,
+  kind text not null,
+  requester_sub text not null,
+  requester_org text,
+  purpose text,
+  cells int not null,
+  min_units int not null,
+  log_index bigint not null,
+  leaf_hash text not null,
+  status text not null check (status in ('pending', 'approved', 'refused')),
+  rule_id text,
+  decision_index bigint,
+  decided_by text,
+  reason text,
+  created_at timestamptz not null default now(),
+  decided_at timestamptz
+);
+create index he_computations_owner_idx on he_computations (owner_org, status, created_at);
+
+-- Standing approval rules per dataset and column: which organisations, purposes and kinds (null: any), and the
+-- fewest units every cell must cover. Setting and revoking are logged (set_index, revoke_index) first.
+create table he_approval_rules (
+  rule_id text primary key,
+  owner_org text not null references orgs(id),
+  dataset_id text not null references catalogue_datasets(id),
+  column_name text not null,
+  orgs jsonb not null,
+  purposes jsonb,
+  kinds jsonb,
+  min_units int not null check (min_units >= 1),
+  created_by text not null,
+  created_at timestamptz not null default now(),
+  set_index bigint not null,
+  revoked_at timestamptz,
+  revoked_by text,
+  revoke_index bigint,
+  revoke_reason text
+);
+create index he_approval_rules_column_idx on he_approval_rules (dataset_id, column_name);
+`,
+  },
 ];

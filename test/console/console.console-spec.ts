@@ -14,6 +14,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { uploadKeyBundle } from '../../src/cli/he.commands.js';
+import { encryptColumn } from '../../src/encrypted/column-codec.js';
+import { BFV_PARAMS, createHeContext } from '../../src/encrypted/he-params.js';
+import { bundleToJson } from '../../src/encrypted/key-bundle-json.js';
+import { generateOwnerKeys } from '../../src/encrypted/keys.js';
+import { loadSeal } from '../../src/encrypted/seal-runtime.js';
 import { verifyBundle, type ReceiptBundle } from '../../src/ledger/verifier.js';
 import { startTestGateway, type TestGateway } from '../support/test-gateway.js';
 
@@ -522,6 +528,92 @@ describe('the web console, persona by persona', () => {
       /Released after review by owner-a@civil-affairs: aggregates only, checked/,
     );
     await shot('department-job-released-after-review');
+  });
+
+  it('owner: approves one encrypted computation, refuses another, sets and revokes a standing rule', async () => {
+    // A real encrypted column (BFV) of building-energy, uploaded as the owner's tools do.
+    const owner = await t.token('housing-construction', ['owner'], { sub: 'zhang.owner@housing' });
+    const planner = await t.token('planning-bureau', ['analyst']);
+    const ownerGql = async (q: string, v: Record<string, unknown>) => {
+      const r = await t.gql(q, v, { token: owner });
+      assert.equal(r.body.errors, undefined, r.raw.slice(0, 300));
+      return r.body.data!;
+    };
+    const ctx = createHeContext(await loadSeal(), BFV_PARAMS);
+    try {
+      const keys = generateOwnerKeys(ctx);
+      await uploadKeyBundle(ownerGql, 'building-energy', 'electricity_kwh', bundleToJson(keys.public));
+      const rows = await t.gw.db.query<{ id: string; v: number }>(
+        'select id, round(electricity_kwh)::int as v from ds_building_energy order by id',
+      );
+      const up = await encryptColumn(
+        ctx,
+        keys.public,
+        rows.map((r) => Number(r.v)),
+        { maxAbs: 1_000_000 },
+      );
+      await ownerGql(
+        `mutation($l: String!, $ids: [String!]!) { beginEncryptedColumn(dataset: "building-energy", column: "electricity_kwh", layout: $l, recordIds: $ids) { total } }`,
+        { l: JSON.stringify(up.layout), ids: rows.map((r) => r.id) },
+      );
+      for (const [i, ct] of up.ciphertexts.entries()) {
+        await ownerGql(
+          `mutation($i: Int!, $c: String!) { uploadCiphertextChunk(dataset: "building-energy", column: "electricity_kwh", index: $i, ciphertext: $c) { received } }`,
+          { i, c: Buffer.from(ct).toString('base64') },
+        );
+      }
+    } finally {
+      ctx.delete();
+    }
+    const compute = async (groupBy: string | null) => {
+      const r = await t.gql(
+        `query($g: String) { encryptedAggregate(dataset: "building-energy", column: "electricity_kwh", kind: "sum", groupBy: $g, purpose: "urban-planning") { computationId approval } }`,
+        { g: groupBy },
+        { token: planner },
+      );
+      assert.equal(r.body.errors, undefined, r.raw.slice(0, 300));
+      return r.body.data!.encryptedAggregate as { computationId: string; approval: string };
+    };
+    const a = await compute(null);
+    const b = await compute('community');
+    assert.deepEqual([a.approval, b.approval], ['pending', 'pending']);
+
+    await signIn(owner);
+    await page.click('[data-nav=encrypted]');
+    const first = page.locator(`.decide[data-computation="${a.computationId}"]`);
+    await first.waitFor();
+    assert.match(await first.innerText(), /planning-bureau[\s\S]*urban-planning/);
+    await shot('owner-encrypted-pending');
+    await first.locator('button[name=approve-computation]').click();
+    await first.waitFor({ state: 'detached' });
+    const second = page.locator(`.decide[data-computation="${b.computationId}"]`);
+    assert.ok(await second.locator('button[name=refuse-computation]').isDisabled(), 'a refusal needs a reason');
+    await second.locator('input[name=encrypted-reason]').fill('cells too small for this study');
+    await second.locator('button[name=refuse-computation]').click();
+    await second.waitFor({ state: 'detached' });
+    await page.waitForSelector(
+      `[data-testid=encrypted-decided] tr[data-computation="${a.computationId}"][data-status=approved]`,
+    );
+    await page.waitForSelector(
+      `[data-testid=encrypted-decided] tr[data-computation="${b.computationId}"][data-status=refused]`,
+    );
+    await shot('owner-encrypted-decided');
+
+    // A standing rule for the planners' sums: their next ungrouped sum is approved as it is logged.
+    await page.selectOption('select[name=rule-column]', 'building-energy.electricity_kwh');
+    await page.fill('input[name=rule-orgs]', 'planning-bureau');
+    await page.fill('input[name=rule-kinds]', 'sum');
+    await page.fill('input[name=rule-min-units]', '10');
+    await page.click('button[name=set-rule]');
+    const ruleRow = page.locator('[data-testid=encrypted-rules] tbody tr').first();
+    await ruleRow.waitFor();
+    assert.match(await ruleRow.innerText(), /planning-bureau/);
+    assert.equal((await compute(null)).approval, 'approved');
+    await shot('owner-encrypted-rule');
+    await ruleRow.locator('input[name=rule-revoke-reason]').fill('study over');
+    await ruleRow.locator('button[name=revoke-rule]').click();
+    await ruleRow.waitFor({ state: 'detached' });
+    assert.equal((await compute(null)).approval, 'pending');
   });
 
   it('auditor: trail search, a flag, CSV export, a receipt verified and a tampered one failing', async () => {

@@ -1,7 +1,7 @@
 /**
  * Encrypted columns end to end (DESIGN.md §8): the owner uploads a public key bundle and a BFV-encrypted
  * column (resumably), a requester asks for an encrypted aggregate, the owner's key holder decrypts only
- * what the gateway's verifiable log approves.
+ * what the gateway's verifiable log approves (by the owner's standing rule, or by the owner with the CLI).
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -22,6 +22,7 @@ import {
   decryptFromLog,
   logApprovals,
   memoryCheckpoint,
+  memoryOpenedCells,
   startKeyHolderServer,
   type ApprovalSource,
   type GatewayGraphql,
@@ -82,6 +83,14 @@ describe('encrypted columns: owner upload, encrypted aggregate, key holder', () 
     approvals = logApprovals(ownerGql, tg.gw.log.publicKey().pem, keys.public.keyId, {
       checkpoint: memoryCheckpoint(),
     });
+    // The owner approves its own computations on both columns by a standing rule (he-approvals.e2e-spec.ts
+    // covers manual approval, refusal and rules that do not match).
+    for (const column of [COL, 'gas_m3']) {
+      await ownerGql(
+        `mutation($c: String!) { setEncryptedApprovalRule(dataset: "${DS}", column: $c, orgs: ["${OWNER_ORG}"], minUnits: 1) { ruleId } }`,
+        { c: column },
+      );
+    }
     exact = new KeyHolder(ctx, keys.secret, {
       k: 1,
       approvals: () => Promise.resolve(null),
@@ -265,7 +274,7 @@ describe('encrypted columns: owner upload, encrypted aggregate, key holder', () 
   });
 
   it('the key holder server decrypts an approved cell over HTTP and refuses the rest', async () => {
-    const server = await startKeyHolderServer({ keyHolder: exact, approvals });
+    const server = await startKeyHolderServer({ keyHolder: exact, approvals, opened: memoryOpenedCells() });
     try {
       const r = await tg.gql(AGG, { kind: 'sum', groupBy: null }, { token: ownerToken });
       const agg = r.body.data?.encryptedAggregate as Agg;
@@ -290,6 +299,9 @@ describe('encrypted columns: owner upload, encrypted aggregate, key holder', () 
       const refused = await post({ ...body, computationId: 'forged' });
       assert.equal(refused.status, 403);
       assert.equal(refused.body.refusal, 'NOT_APPROVED');
+      // Each cell is answered once.
+      const replay = await post(body);
+      assert.deepEqual([replay.status, replay.body.refusal], [403, 'REPLAY']);
     } finally {
       await server.close();
     }
@@ -452,10 +464,10 @@ describe('three processes: owner CLI, gateway, key holder', () => {
         path.join(dir, 'log.pem'),
         '--k',
         '10',
+        '--data-dir',
+        path.join(dir, 'keyholder'),
         '--decryption-log',
         path.join(dir, 'decryptions.jsonl'),
-        '--checkpoint',
-        path.join(dir, 'checkpoint.json'),
       ],
       { env: { ...process.env, CITYGATE_TOKEN: owner } },
     );
@@ -470,10 +482,10 @@ describe('three processes: owner CLI, gateway, key holder', () => {
     });
 
     const q = `{ encryptedAggregate(dataset: "${DS}", column: "${GAS}", kind: "sum", groupBy: "district") {
-      computationId receiptIndex cells { group records unitsCovered suppressed ciphertext sha256 } } }`;
+      computationId approval receiptIndex cells { group records unitsCovered suppressed ciphertext sha256 } } }`;
     const r = await tg.gql(q, undefined, { token: owner });
     assert.equal(r.body.errors, undefined, JSON.stringify(r.body.errors));
-    const agg = r.body.data?.encryptedAggregate as Agg;
+    const agg = r.body.data?.encryptedAggregate as Agg & { approval: string };
     const expected = await tg.gw.db.query<{ d: string; s: number }>(
       `select g.district_id as d, sum(round(e.gas_m3))::float8 as s
        from ds_building_energy e join grains g on g.id = e.grain_id group by g.district_id order by d`,
@@ -482,6 +494,20 @@ describe('three processes: owner CLI, gateway, key holder', () => {
       const res = await fetch(`${khUrl}/decrypt`, { method: 'POST', body: JSON.stringify(body) });
       return { status: res.status, body: (await res.json()) as Record<string, unknown> };
     };
+    // Logged pending: the key holder refuses it until the owner approves it with the CLI.
+    assert.equal(agg.approval, 'pending');
+    const early = await post({
+      computationId: agg.computationId,
+      receiptIndex: agg.receiptIndex,
+      cell: 0,
+      ciphertext: agg.cells[0]!.ciphertext,
+    });
+    assert.deepEqual([early.status, early.body.refusal], [403, 'PENDING_APPROVAL']);
+    const approve = await run(['he', 'approve', agg.computationId, '--gateway', gatewayUrl, '--reason', 'tour'], {
+      CITYGATE_TOKEN: owner,
+    });
+    assert.equal(approve.code, 0, approve.err);
+    assert.match(approve.out, /approved/);
     let released = 0;
     for (const [i, cell] of agg.cells.entries()) {
       const res = await post({
@@ -511,7 +537,7 @@ describe('three processes: owner CLI, gateway, key holder', () => {
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { decrypted: boolean });
-    assert.equal(logged.length, agg.cells.length + 1);
+    assert.equal(logged.length, agg.cells.length + 2);
     assert.equal(logged.filter((l) => l.decrypted).length, released);
   });
 });
