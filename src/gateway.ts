@@ -24,6 +24,7 @@ import { GatewayMetrics } from './ops/metrics.js';
 import { Readiness } from './ops/readiness.js';
 import type { Requester } from './identity/requester.js';
 import { EncryptedColumnsService } from './encrypted/encrypted-columns.service.js';
+import { SealWorkerPool } from './encrypted/seal-worker-pool.js';
 import { PrivacyBudgetRepository } from './jobs/dp/privacy-budget.repository.js';
 import { PrivateAggregateService } from './jobs/dp/private-aggregate.service.js';
 import { Masker } from './query/masking.js';
@@ -135,7 +136,10 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
   const limiter = new RateLimiter(db, config.rateLimits, Date.now, (kind, tier) => metrics.limited(kind, tier));
   const consumers = new ConsumersService(db, limiter, config);
   const data = new DataService(access, queryEngine, recorder);
-  const encrypted = new EncryptedColumnsService(db, catalogue, access, recorder);
+  const encrypted = new EncryptedColumnsService(db, catalogue, access, recorder, {
+    pool: new SealWorkerPool(config.he.workers),
+    maxOperations: config.he.maxOperations,
+  });
   const grantsService = new GrantsService(db, catalogue, grants, recorder);
   // Other instances' grant changes reach this one by notification (and by the version check per decision).
   await grants.watch();

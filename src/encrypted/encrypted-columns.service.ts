@@ -12,21 +12,22 @@ import { createHash } from 'node:crypto';
 import type { AccessOutcome, AccessService } from '../access/access.service.js';
 import type { AccessRequest, HierarchyLevel } from '../access/access-request.js';
 import type { CatalogueService, Dataset } from '../catalogue/catalogue.service.js';
-import { badInput, DomainError, forbidden, notFound } from '../errors/domain.error.js';
+import { badInput, DomainError, forbidden, limitExceeded, notFound } from '../errors/domain.error.js';
 import type { Requester } from '../identity/requester.js';
 import { fastCanonicalJson } from '../ledger/canonical-json.js';
 import type { Receipt } from '../ledger/provenance-log.port.js';
 import { sha256Hex as sha256OfString, type AccessRecord } from '../ledger/provenance-record.js';
 import type { Db } from '../store/db.port.js';
 import { ident } from '../store/db.port.js';
-import { EncryptedAggregator, type AggregateKind, type GroupIndex } from './aggregator.js';
-import { checkLayout, loadEncryptedColumn, type ColumnLayout } from './column-codec.js';
+import { estimateOperations, type AggregateKind, type AggregateRequest, type GroupIndex } from './aggregator.js';
+import { checkLayout, type ColumnLayout } from './column-codec.js';
 import { HeError } from './encrypted.errors.js';
-import { BFV_PARAMS, CKKS_PARAMS, createHeContext, type HeContext, type HeScheme } from './he-params.js';
+import type { HeScheme } from './he-params.js';
 import type { PublicKeyBundle } from './keys.js';
 import { parseBundle } from './key-bundle-json.js';
 import { readSealHeader, sha256Hex } from './seal-format.js';
-import { loadSeal } from './seal-runtime.js';
+import type { SealWorkerPool } from './seal-worker-pool.js';
+import type { HeContextInfo } from './seal-worker.protocol.js';
 import type { ProvenanceRecorder } from '../ledger/provenance-recorder.js';
 
 const UNIT_COLUMN: Record<string, string> = {
@@ -63,6 +64,17 @@ export interface EncryptedAggregateQuery {
   groupBy: HierarchyLevel | null;
   within: string | null;
   purpose: AccessRequest['purpose'];
+  /** Epoch ms: past it the SEAL work is stopped and the request answers DEADLINE_EXCEEDED. */
+  deadline: number;
+}
+
+export interface EncryptedColumnsOptions {
+  /** Runs every SEAL call off the event loop. */
+  pool: SealWorkerPool;
+  /** Bound on estimateOperations of one aggregate; above it LIMIT_EXCEEDED, before any SEAL work. */
+  maxOperations: number;
+  /** Deadline of SEAL work that no request waits for (key bundle checks), in ms. Default 300000. */
+  backgroundDeadlineMs?: number;
 }
 
 export interface EncryptedCellResult {
@@ -84,14 +96,18 @@ export interface EncryptedAggregateResult {
 }
 
 export class EncryptedColumnsService {
-  private readonly contexts = new Map<HeScheme, Promise<HeContext>>();
+  private readonly contexts = new Map<HeScheme, Promise<HeContextInfo>>();
+  private readonly pool: SealWorkerPool;
 
   constructor(
     private readonly db: Db,
     private readonly catalogue: CatalogueService,
     private readonly access: AccessService,
     private readonly recorder: ProvenanceRecorder,
-  ) {}
+    private readonly opts: EncryptedColumnsOptions,
+  ) {
+    this.pool = opts.pool;
+  }
 
   /** Stores (or replaces) the owner's public key bundle for a column. A new key drops the column's ciphertexts. */
   async uploadKeyBundle(requester: Requester, datasetId: string, column: string, b: PublicKeyBundle): Promise<string> {
@@ -102,7 +118,8 @@ export class EncryptedColumnsService {
       if (!readSealHeader(bytes)) throw badInput('A key of the bundle is not a SEAL object.');
     }
     try {
-      new EncryptedAggregator(ctx, b).delete(); // loads the Galois keys: refuses a bundle that lacks a step
+      // Loads the Galois keys (in a worker): refuses a bundle that lacks a step.
+      await this.pool.run({ type: 'checkBundle', bundle: b }, Date.now() + this.backgroundDeadlineMs());
     } catch (err) {
       throw heToDomain(err);
     }
@@ -424,44 +441,45 @@ export class EncryptedColumnsService {
     };
     const weights = q.weightField ? rows.map((row) => Number(row.w ?? 0)) : undefined;
 
+    const aggRequest: AggregateRequest = { kind: q.kind, groups, ...(weights ? { weights } : {}) };
+    let estimate: { operations: number; cells: number };
+    try {
+      estimate = estimateOperations(ctx, col.layout, aggRequest);
+    } catch (err) {
+      throw heToDomain(err);
+    }
+    // Refused before any SEAL work and before anything is released: the cost is known from plaintext alone.
+    if (estimate.operations > this.opts.maxOperations) {
+      throw limitExceeded(
+        `This aggregate needs about ${estimate.operations} ciphertext operations (${estimate.cells} cells over ` +
+          `${col.layout.ciphertexts} ciphertexts); the gateway allows ${this.opts.maxOperations}. ` +
+          `Group by a coarser level or narrow it with within.`,
+      );
+    }
     const chunks = await this.db.query<{ bytes: Uint8Array }>(
       `select bytes from he_ciphertexts where dataset_id = $1 and column_name = $2 order by chunk_idx`,
       [q.datasetId, q.column],
     );
     let cellsOut: EncryptedCellResult[];
     try {
-      const aggregator = new EncryptedAggregator(ctx, bundle);
-      try {
-        const column = loadEncryptedColumn(
-          ctx,
-          col.layout,
-          chunks.map((c) => c.bytes),
-        );
-        try {
-          const result = aggregator.aggregate(column, {
-            kind: q.kind,
-            groups,
-            ...(weights ? { weights } : {}),
-          });
-          const byLabel = new Map(result.cells.map((c) => [c.group ?? '', c]));
-          cellsOut = all.map((k) => {
-            const c = byLabel.get(k);
-            const n = counts.get(k) as { records: number; grains: Set<string> };
-            return {
-              group: levelCol ? k : null,
-              records: n.records,
-              unitsCovered: n.grains.size,
-              suppressed: c === undefined,
-              ciphertext: c?.sum?.ciphertext ?? null,
-              sha256: c?.sum?.hash ?? null,
-            };
-          });
-        } finally {
-          column.delete();
-        }
-      } finally {
-        aggregator.delete();
-      }
+      const done = await this.pool.run(
+        { type: 'aggregate', bundle, layout: col.layout, ciphertexts: chunks.map((c) => c.bytes), request: aggRequest },
+        q.deadline,
+      );
+      if (done.type !== 'aggregate') throw new Error(`SEAL worker answered ${done.type}`);
+      const byLabel = new Map(done.result.cells.map((c) => [c.group ?? '', c]));
+      cellsOut = all.map((k) => {
+        const c = byLabel.get(k);
+        const n = counts.get(k) as { records: number; grains: Set<string> };
+        return {
+          group: levelCol ? k : null,
+          records: n.records,
+          unitsCovered: n.grains.size,
+          suppressed: c === undefined,
+          ciphertext: c?.sum?.ciphertext ?? null,
+          sha256: c?.sum?.hash ?? null,
+        };
+      });
     } catch (err) {
       throw heToDomain(err);
     }
@@ -526,19 +544,28 @@ export class EncryptedColumnsService {
     };
   }
 
-  private context(scheme: HeScheme): Promise<HeContext> {
+  /** The parameter set's identity and limits, as a SEAL worker reports them (loaded once per scheme). */
+  private context(scheme: HeScheme): Promise<HeContextInfo> {
     if (scheme !== 'bfv' && scheme !== 'ckks') throw badInput('Unknown scheme.');
     let ctx = this.contexts.get(scheme);
     if (!ctx) {
-      ctx = loadSeal().then((rt) => createHeContext(rt, scheme === 'bfv' ? BFV_PARAMS : CKKS_PARAMS));
+      ctx = this.pool.run({ type: 'info', scheme }, Date.now() + this.backgroundDeadlineMs()).then((r) => {
+        if (r.type !== 'info') throw new Error(`SEAL worker answered ${r.type}`);
+        return r.info;
+      });
+      void ctx.catch(() => this.contexts.delete(scheme));
       this.contexts.set(scheme, ctx);
     }
     return ctx;
   }
 
-  /** Frees the SEAL contexts. */
+  private backgroundDeadlineMs(): number {
+    return this.opts.backgroundDeadlineMs ?? 300_000;
+  }
+
+  /** Stops the SEAL workers (a running aggregate answers UNAVAILABLE). */
   async close(): Promise<void> {
-    for (const c of this.contexts.values()) (await c.catch(() => null))?.delete();
+    await this.pool.close();
     this.contexts.clear();
   }
 }

@@ -148,6 +148,7 @@ export class EncryptedResolver {
         groupBy: groupBy as HierarchyLevel | null,
         within,
         purpose: (purpose ?? ctx.headerPurpose ?? null) as Purpose | null,
+        deadline: ctx.deadline,
       });
       ctx.receipts.push({ ...r.receipt, dataset, released: true });
       return {
