@@ -97,7 +97,8 @@ export interface EncryptedAggregateResult {
 
 export class EncryptedColumnsService {
   private readonly contexts = new Map<HeScheme, Promise<HeContextInfo>>();
-  private readonly pool: SealWorkerPool;
+  /** The SEAL threads (tests read their counters). */
+  readonly pool: SealWorkerPool;
 
   constructor(
     private readonly db: Db,

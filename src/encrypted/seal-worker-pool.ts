@@ -35,7 +35,8 @@ export class SealWorkerPool {
   private readonly queue: Job[] = [];
   private nextId = 1;
   private closed = false;
-  /** Threads terminated at a deadline (tests and metrics read it). */
+  /** Tasks handed to a thread, and threads terminated at a deadline (tests and metrics read them). */
+  started = 0;
   terminations = 0;
 
   constructor(size: number) {
@@ -74,6 +75,7 @@ export class SealWorkerPool {
       const job = this.queue.shift() as Job;
       slot.job = job;
       job.slot = slot;
+      this.started++;
       this.worker(slot).postMessage({ id: job.id, task: job.task }, job.transfer);
     }
   }
