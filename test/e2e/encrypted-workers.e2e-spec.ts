@@ -136,7 +136,7 @@ describe('encrypted aggregates run off the event loop, within a cost bound and a
     assert.equal(tg.gw.encrypted.pool.terminations, terminations + 1, 'the SEAL thread was terminated');
     const receipt = r.extensions?.receipts?.[0];
     assert.equal(receipt?.released, false);
-    const entry = await tg.gw.log.get(receipt!.index);
+    const entry = await tg.gw.log.get(receipt.index);
     assert.equal(entry?.record.kind === 'access' ? entry.record.outcome.refusal : null, 'DEADLINE_EXCEEDED');
     const again = await tg.gql(agg(null), undefined, { token: owner });
     assert.equal(again.body.errors, undefined, JSON.stringify(again.body.errors));
