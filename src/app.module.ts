@@ -17,6 +17,7 @@ import { HttpController } from './http.controller.js';
 import { ANONYMOUS } from './identity/requester.js';
 import { PROVENANCE_LOG } from './ledger/provenance-log.port.js';
 import { DataService } from './query/data.service.js';
+import { EncryptedUploadsService } from './encrypted/encrypted-uploads.service.js';
 import { EncryptedColumnsService } from './encrypted/encrypted-columns.service.js';
 import { GrantsService } from './grants/grants.service.js';
 import { PrivateAggregateService } from './jobs/dp/private-aggregate.service.js';
@@ -82,6 +83,7 @@ export class AppModule {
         { provide: AccessService, useValue: gw.access },
         { provide: DataService, useValue: gw.data },
         { provide: EncryptedColumnsService, useValue: gw.encrypted },
+        { provide: EncryptedUploadsService, useValue: gw.encryptedUploads },
         { provide: GrantsService, useValue: gw.grantsService },
         { provide: PrivateAggregateService, useValue: gw.privateAggregates },
         { provide: PROVENANCE_LOG, useValue: gw.log },

@@ -25,6 +25,7 @@ import { Readiness } from './ops/readiness.js';
 import type { Requester } from './identity/requester.js';
 import { EncryptedColumnsService } from './encrypted/encrypted-columns.service.js';
 import { SealWorkerPool } from './encrypted/seal-worker-pool.js';
+import { EncryptedUploadsService } from './encrypted/encrypted-uploads.service.js';
 import { PrivacyBudgetRepository } from './jobs/dp/privacy-budget.repository.js';
 import { PrivateAggregateService } from './jobs/dp/private-aggregate.service.js';
 import { Masker } from './query/masking.js';
@@ -55,6 +56,7 @@ export interface Gateway {
   queryEngine: QueryEngine;
   data: DataService;
   encrypted: EncryptedColumnsService;
+  encryptedUploads: EncryptedUploadsService;
   /** Differentially private aggregates against each organisation's durable privacy budget. */
   privateAggregates: PrivateAggregateService;
   identity: IdentityService;
@@ -140,6 +142,7 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
     pool: new SealWorkerPool(config.he.workers),
     maxOperations: config.he.maxOperations,
   });
+  const encryptedUploads = new EncryptedUploadsService(db, encrypted);
   const grantsService = new GrantsService(db, catalogue, grants, recorder);
   // Other instances' grant changes reach this one by notification (and by the version check per decision).
   await grants.watch();
@@ -180,6 +183,7 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
     queryEngine,
     data,
     encrypted,
+    encryptedUploads,
     privateAggregates,
     identity,
     limiter,
@@ -193,7 +197,8 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
       await jobs.stop();
       grantsService.stop();
       await grants.close();
-      await encrypted.close();
+      await encrypted.close(); // stops the SEAL threads first: background key checks then end at once
+      await encryptedUploads.close();
       await provenance.close();
       if (!overrides.db) await db.close();
     },

@@ -10,12 +10,14 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { encryptColumn } from '../encrypted/column-codec.js';
+import { checkColumn, encryptColumn, type ColumnLayout } from '../encrypted/column-codec.js';
 import { bundleToJson, parseBundle } from '../encrypted/key-bundle-json.js';
 import { BFV_PARAMS, CKKS_PARAMS, createHeContext, type HeContext, type HeScheme } from '../encrypted/he-params.js';
 import { generateOwnerKeys, type SecretKeyBytes } from '../encrypted/keys.js';
 import { KeyHolder } from '../encrypted/keyholder.js';
-import { KEY_BUNDLE_PART_BYTES } from '../encrypted/encrypted-columns.service.js';
+import type { UploadProgress } from '../encrypted/encrypted-columns.service.js';
+import { KEY_BUNDLE_PART_BYTES, ROW_IDS_PER_PART } from '../encrypted/encrypted-uploads.service.js';
+import type { Compression } from '../encrypted/seal-format.js';
 import {
   fileCheckpoint,
   httpGraphql,
@@ -47,15 +49,26 @@ export function readSecretKey(file: string): SecretKeyBytes {
   };
 }
 
+interface BundleProgress {
+  received: number;
+  missing: number[];
+  status: 'receiving' | 'checking' | 'stored' | 'rejected';
+  keyId: string | null;
+  message: string | null;
+}
+
 /**
  * Uploads a key bundle's JSON in parts small enough for the gateway's request body limit, with a progress
  * bar. The gateway keeps the parts it has, so a re-run after an interruption sends only the missing ones.
+ * Each part is acknowledged at once; the whole bundle is then checked in the background, and this polls its
+ * status (`heKeyBundleUpload`) until it is stored or rejected.
  */
 export async function uploadKeyBundle(
   gql: GatewayGraphql,
   dataset: string,
   column: string,
   bundleJson: string,
+  opts: { pollMs?: number; timeoutMs?: number; quiet?: boolean } = {},
 ): Promise<string> {
   const bytes = Buffer.from(bundleJson, 'utf8');
   const sha256 = createHash('sha256').update(bytes).digest('hex');
@@ -66,12 +79,12 @@ export async function uploadKeyBundle(
     const data = await gql(
       `mutation($d: String!, $c: String!, $s: String!, $i: Int!, $n: Int!, $p: String!) {
         uploadHeKeyBundlePart(dataset: $d, column: $c, sha256: $s, index: $i, count: $n, part: $p) {
-          received missing keyId
+          received missing status keyId message
         }
       }`,
       { d: dataset, c: column, s: sha256, i, n: count, p: part },
     );
-    return data.uploadHeKeyBundlePart as { received: number; missing: number[]; keyId: string | null };
+    return data.uploadHeKeyBundlePart as BundleProgress;
   };
   // Part 0 first: its answer lists the parts the gateway still lacks, so a re-run sends only those.
   let progress = await send(0);
@@ -80,9 +93,79 @@ export async function uploadKeyBundle(
     progress = await send(i);
     report({ phase: 'upload', done: progress.received, total: count });
   }
-  const keyId = progress.keyId;
-  if (!keyId) throw new Error('the gateway did not store the key bundle');
-  return keyId;
+  const started = Date.now();
+  const timeoutMs = opts.timeoutMs ?? 30 * 60_000;
+  while (progress.status === 'checking') {
+    if (Date.now() - started > timeoutMs) throw new Error('the gateway did not finish checking the key bundle');
+    if (!opts.quiet)
+      console.error(
+        `${dataset}.${column} public keys: the gateway is checking them (${Math.round((Date.now() - started) / 1000)} s)`,
+      );
+    await new Promise((r) => setTimeout(r, opts.pollMs ?? 1000));
+    const data = await gql(
+      `query($d: String!, $c: String!, $s: String!) {
+        heKeyBundleUpload(dataset: $d, column: $c, sha256: $s) { received missing status keyId message }
+      }`,
+      { d: dataset, c: column, s: sha256 },
+    );
+    progress = data.heKeyBundleUpload as BundleProgress;
+  }
+  if (progress.status === 'rejected') throw new Error(`gateway: ${progress.message ?? 'the key bundle was rejected'}`);
+  if (!progress.keyId) throw new Error('the gateway did not store the key bundle');
+  return progress.keyId;
+}
+
+/**
+ * Uploads a column's record ids in parts of ROW_IDS_PER_PART (row r is ids[r]), with a progress bar; part 0
+ * first, whose answer lists the parts still missing (or, for a list the gateway already holds, none). Returns
+ * the column's ciphertext progress.
+ */
+export async function uploadColumnRows(
+  gql: GatewayGraphql,
+  dataset: string,
+  column: string,
+  layout: ColumnLayout,
+  ids: readonly string[],
+): Promise<UploadProgress> {
+  const sha256 = createHash('sha256').update(ids.join('\n'), 'utf8').digest('hex');
+  const count = Math.max(1, Math.ceil(ids.length / ROW_IDS_PER_PART));
+  const report = progressBar(`${dataset}.${column} record ids`);
+  const send = async (i: number) => {
+    const data = await gql(
+      `mutation($d: String!, $c: String!, $l: String!, $s: String!, $i: Int!, $n: Int!, $ids: [String!]!) {
+        uploadEncryptedColumnRows(dataset: $d, column: $c, layout: $l, sha256: $s, index: $i, count: $n, recordIds: $ids) {
+          received missing ciphertexts { received total missing }
+        }
+      }`,
+      {
+        d: dataset,
+        c: column,
+        l: JSON.stringify(layout),
+        s: sha256,
+        i,
+        n: count,
+        ids: ids.slice(i * ROW_IDS_PER_PART, (i + 1) * ROW_IDS_PER_PART),
+      },
+    );
+    return data.uploadEncryptedColumnRows as {
+      received: number;
+      missing: number[];
+      ciphertexts: UploadProgress | null;
+    };
+  };
+  let progress = await send(0);
+  report({ phase: 'upload', done: progress.received, total: count });
+  for (const i of progress.missing) {
+    progress = await send(i);
+    report({ phase: 'upload', done: progress.received, total: count });
+  }
+  if (!progress.ciphertexts) throw new Error('the gateway did not begin the column upload');
+  return progress.ciphertexts;
+}
+
+function compression(value: string): Compression {
+  if (value !== 'none' && value !== 'zstd') throw new Error(`--compression is none or zstd, not ${value}`);
+  return value;
 }
 
 /** Reads `record_id,value` lines (a header line is skipped). */
@@ -109,6 +192,7 @@ export function registerHeCommands(program: Command): void {
   he.command('keygen')
     .description('generate a key pair: the secret key stays here; the public bundle can be uploaded')
     .option('--scheme <scheme>', 'bfv (exact integers) or ckks (reals)', 'bfv')
+    .option('--compression <mode>', 'none (what seal-python reads) or zstd (smaller)', 'zstd')
     .requiredOption('--out-dir <dir>', 'where to write secret-key.json (0600) and public-keys.json')
     .option('--gateway <url>', 'upload the public bundle to this gateway')
     .option('--token <jwt>', 'an owner token of the owning department (or CITYGATE_TOKEN)')
@@ -117,6 +201,7 @@ export function registerHeCommands(program: Command): void {
     .action(
       async (opts: {
         scheme: string;
+        compression: string;
         outDir: string;
         gateway?: string;
         token?: string;
@@ -125,7 +210,7 @@ export function registerHeCommands(program: Command): void {
       }) => {
         const ctx = await heContext(opts.scheme);
         try {
-          const keys = generateOwnerKeys(ctx);
+          const keys = generateOwnerKeys(ctx, { compression: compression(opts.compression) });
           fs.mkdirSync(opts.outDir, { recursive: true });
           const secret = path.join(opts.outDir, 'secret-key.json');
           const s = keys.secret;
@@ -154,6 +239,7 @@ export function registerHeCommands(program: Command): void {
     .requiredOption('--input <csv>', 'record_id,value lines')
     .requiredOption('--public-keys <file>', 'public-keys.json from `he keygen`')
     .requiredOption('--max-abs <n>', 'bound on every |value| (bfv: whole)', Number)
+    .option('--compression <mode>', 'none (what seal-python reads) or zstd (smaller)', 'zstd')
     .action(
       async (opts: {
         gateway: string;
@@ -163,7 +249,9 @@ export function registerHeCommands(program: Command): void {
         input: string;
         publicKeys: string;
         maxAbs: number;
+        compression: string;
       }) => {
+        const mode = compression(opts.compression);
         const bundle = parseBundle(fs.readFileSync(opts.publicKeys, 'utf8'));
         const { ids, values } = readColumnCsv(opts.input);
         const ctx = await heContext(bundle.scheme);
@@ -171,7 +259,9 @@ export function registerHeCommands(program: Command): void {
           const gql = httpGraphql(opts.gateway, token(opts));
           const vars = { d: opts.dataset, c: opts.column };
           // The layout is known before encrypting: rows, slot count and key id.
-          const layout = {
+          // Every value is checked before anything goes up: a bad row stops the upload with its row number.
+          checkColumn(ctx, values, opts.maxAbs);
+          const layout: ColumnLayout = {
             version: 1,
             scheme: ctx.spec.scheme,
             paramsId: ctx.paramsId,
@@ -181,11 +271,9 @@ export function registerHeCommands(program: Command): void {
             ciphertexts: Math.ceil(values.length / ctx.slotCount),
             maxAbs: opts.maxAbs,
           };
-          const begun = await gql(
-            'mutation($d: String!, $c: String!, $l: String!, $ids: [String!]!) { beginEncryptedColumn(dataset: $d, column: $c, layout: $l, recordIds: $ids) { received total missing } }',
-            { ...vars, l: JSON.stringify(layout), ids },
-          );
-          const missing = new Set((begun.beginEncryptedColumn as { missing: number[] }).missing);
+          // The record ids go up in parts (a re-run skips the parts, or the whole list, the gateway has).
+          const begun = await uploadColumnRows(gql, opts.dataset, opts.column, layout, ids);
+          const missing = new Set(begun.missing);
           if (missing.size === 0) {
             console.log('already uploaded: nothing to send');
             return;
@@ -198,6 +286,7 @@ export function registerHeCommands(program: Command): void {
           bar({ phase: 'upload', done: sent, total: layout.ciphertexts });
           await encryptColumn(ctx, bundle, values, {
             maxAbs: opts.maxAbs,
+            compression: mode,
             onCiphertext: async (index, bytes) => {
               if (!missing.has(index)) return;
               await gql(

@@ -6,6 +6,7 @@ import { ConsoleLogger, Logger, type LogLevel } from '@nestjs/common';
 import { Command, Option } from 'commander';
 import { ROLES, type Role } from '../access/decision.js';
 import { createApp } from '../app.module.js';
+import { HeError } from '../encrypted/encrypted.errors.js';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { buildGateway } from '../gateway.js';
 import { generateSchemaSdl } from '../graphql/schema.js';
@@ -287,6 +288,8 @@ consumer
 registerHeCommands(program);
 
 program.parseAsync().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
+  // An encrypted-column error's detail (e.g. `row 0: 13.4 is not a whole number`) is the user's own input here.
+  if (err instanceof HeError) console.error(`${err.message}: ${err.detail}`);
+  else console.error(err instanceof Error ? err.message : err);
   process.exit(1);
 });

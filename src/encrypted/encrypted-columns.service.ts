@@ -24,7 +24,6 @@ import { checkLayout, type ColumnLayout } from './column-codec.js';
 import { HeError } from './encrypted.errors.js';
 import type { HeScheme } from './he-params.js';
 import type { PublicKeyBundle } from './keys.js';
-import { parseBundle } from './key-bundle-json.js';
 import { readSealHeader, sha256Hex } from './seal-format.js';
 import type { SealWorkerPool } from './seal-worker-pool.js';
 import type { HeContextInfo } from './seal-worker.protocol.js';
@@ -43,16 +42,6 @@ export interface UploadProgress {
   total: number;
   /** Chunk indices still missing, ascending. */
   missing: number[];
-}
-
-/** Largest part of a key bundle upload, in bytes (base64 in a request stays well under the 1 MiB body limit). */
-export const KEY_BUNDLE_PART_BYTES = 512 * 1024;
-/** Most parts of one key bundle (256 × 512 KiB = 128 MiB, far above any bundle at N = 8192). */
-export const KEY_BUNDLE_MAX_PARTS = 256;
-
-export interface KeyBundleProgress extends UploadProgress {
-  /** Set once every part is in and the assembled bundle was stored. */
-  keyId: string | null;
 }
 
 export interface EncryptedAggregateQuery {
@@ -122,7 +111,7 @@ export class EncryptedColumnsService {
       // Loads the Galois keys (in a worker): refuses a bundle that lacks a step.
       await this.pool.run({ type: 'checkBundle', bundle: b }, Date.now() + this.backgroundDeadlineMs());
     } catch (err) {
-      throw heToDomain(err);
+      throw ownerHeError(err);
     }
     await this.db.transaction(async (tx) => {
       await tx.query(`delete from he_columns where dataset_id = $1 and column_name = $2 and key_id <> $3`, [
@@ -158,78 +147,6 @@ export class EncryptedColumnsService {
   }
 
   /**
-   * Stores one part of a key bundle's JSON (`citygate he keygen` splits it: the Galois keys alone exceed the
-   * request body limit). When the last part is in, the parts are joined, checked against `bundleSha256` and
-   * stored as by `uploadKeyBundle`. Re-sending a part is a no-op, so an interrupted upload resumes; parts of
-   * another bundle for the same column are dropped (a newer upload supersedes an unfinished one).
-   */
-  async putKeyBundlePart(
-    requester: Requester,
-    datasetId: string,
-    column: string,
-    part: { bundleSha256: string; index: number; count: number; bytes: Uint8Array },
-  ): Promise<KeyBundleProgress> {
-    const ds = this.ownedColumn(requester, datasetId, column);
-    const { bundleSha256, index, count, bytes } = part;
-    if (!/^[0-9a-f]{64}$/.test(bundleSha256)) throw badInput('sha256 is the lowercase hex SHA-256 of the bundle.');
-    if (!Number.isSafeInteger(count) || count < 1 || count > KEY_BUNDLE_MAX_PARTS) {
-      throw badInput(`A key bundle has 1 to ${KEY_BUNDLE_MAX_PARTS} parts.`);
-    }
-    if (!Number.isSafeInteger(index) || index < 0 || index >= count) throw badInput('No such part index.');
-    if (bytes.length === 0 || bytes.length > KEY_BUNDLE_PART_BYTES) {
-      throw badInput(`A part holds 1 to ${KEY_BUNDLE_PART_BYTES} bytes.`);
-    }
-    const key = [ds.ownerOrg, datasetId, column];
-    const partHash = sha256Hex(bytes);
-    const have = await this.db.transaction(async (tx) => {
-      await tx.query(
-        `delete from he_key_bundle_parts where owner_org = $1 and dataset_id = $2 and column_name = $3
-           and bundle_sha256 <> $4`,
-        [...key, bundleSha256],
-      );
-      const stored = await tx.query<{ part_sha256: string; part_count: number }>(
-        `insert into he_key_bundle_parts (owner_org, dataset_id, column_name, bundle_sha256, part_idx, part_count,
-           part_sha256, bytes) values ($1, $2, $3, $4, $5, $6, $7, $8)
-         on conflict (owner_org, dataset_id, column_name, bundle_sha256, part_idx)
-           do update set part_idx = he_key_bundle_parts.part_idx
-         returning part_sha256, part_count`,
-        [...key, bundleSha256, index, count, partHash, bytes],
-      );
-      if (stored[0]?.part_sha256 !== partHash || Number(stored[0]?.part_count) !== count) {
-        throw badInput('A different part is already stored at this index.');
-      }
-      return tx.query<{ part_idx: number }>(
-        `select part_idx from he_key_bundle_parts where owner_org = $1 and dataset_id = $2 and column_name = $3
-           and bundle_sha256 = $4`,
-        [...key, bundleSha256],
-      );
-    });
-    const got = new Set(have.map((h) => Number(h.part_idx)));
-    const missing = [...Array(count).keys()].filter((i) => !got.has(i));
-    if (missing.length > 0) return { received: got.size, total: count, missing, keyId: null };
-
-    const parts = await this.db.query<{ bytes: Uint8Array }>(
-      `select bytes from he_key_bundle_parts where owner_org = $1 and dataset_id = $2 and column_name = $3
-         and bundle_sha256 = $4 order by part_idx`,
-      [...key, bundleSha256],
-    );
-    const joined = Buffer.concat(parts.map((p) => Buffer.from(p.bytes)));
-    const drop = () =>
-      this.db.query(
-        `delete from he_key_bundle_parts where owner_org = $1 and dataset_id = $2 and column_name = $3
-           and bundle_sha256 = $4`,
-        [...key, bundleSha256],
-      );
-    if (sha256Hex(joined) !== bundleSha256) {
-      await drop();
-      throw badInput('The parts do not add up to the announced bundle: upload it again.');
-    }
-    const keyId = await this.uploadKeyBundle(requester, datasetId, column, parseBundle(joined.toString('utf8')));
-    await drop();
-    return { received: count, total: count, missing: [], keyId };
-  }
-
-  /**
    * Starts a column upload, or resumes one with the same layout and rows: row r is record `recordIds[r]`
    * (the order the owner encrypted in). Returns what is still missing.
    */
@@ -239,6 +156,8 @@ export class EncryptedColumnsService {
     column: string,
     layout: ColumnLayout,
     recordIds: string[],
+    /** The hex SHA-256 of the ids joined by newlines, if the caller computed it already. */
+    rowsSha256?: string,
   ): Promise<UploadProgress> {
     const ds = this.ownedColumn(requester, datasetId, column);
     const bundle = await this.bundle(ds, column);
@@ -246,12 +165,17 @@ export class EncryptedColumnsService {
     try {
       checkLayout(ctx, layout);
     } catch (err) {
-      throw heToDomain(err);
+      throw ownerHeError(err);
     }
+    const idsSha256 = rowsSha256 ?? sha256Hex(Buffer.from(recordIds.join('\n'), 'utf8'));
     if (layout.keyId !== bundle.keyId)
       throw badInput('The column is encrypted under another key than the uploaded bundle.');
     if (recordIds.length !== layout.rows) throw badInput(`${recordIds.length} record ids for ${layout.rows} rows.`);
-    if (new Set(recordIds).size !== recordIds.length) throw badInput('Duplicate record ids.');
+    const seen = new Set<string>();
+    for (const [r, id] of recordIds.entries()) {
+      if (seen.has(id)) throw badInput(`row ${r}: record id ${JSON.stringify(id)} appears twice.`);
+      seen.add(id);
+    }
     const existing = await this.db.query<{ layout: ColumnLayout; rows_hash: string }>(
       `select layout, (select md5(string_agg(record_id, ',' order by row_idx)) from he_column_rows r
          where r.dataset_id = c.dataset_id and r.column_name = c.column_name) as rows_hash
@@ -265,13 +189,18 @@ export class EncryptedColumnsService {
         `select id, grain_id from ${ident(ds.tableName)} where id = any($1::text[])`,
         [recordIds],
       );
-      if (grains.length !== recordIds.length) throw badInput('Some record ids are not records of the dataset.');
       const grainOf = new Map(grains.map((g) => [g.id, g.grain_id]));
+      if (grains.length !== recordIds.length) {
+        // The owner's own list: name the first row that does not fit.
+        const r = recordIds.findIndex((id) => !grainOf.has(id));
+        throw badInput(`row ${r}: ${JSON.stringify(recordIds[r])} is not a record of ${datasetId}.`);
+      }
       await this.db.transaction(async (tx) => {
         await tx.query(`delete from he_columns where dataset_id = $1 and column_name = $2`, [datasetId, column]);
         await tx.query(
-          `insert into he_columns (dataset_id, column_name, owner_org, key_id, scheme, params_id, layout, rows, ciphertexts)
-           values ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)`,
+          `insert into he_columns (dataset_id, column_name, owner_org, key_id, scheme, params_id, layout, rows, ciphertexts,
+             record_ids_sha256)
+           values ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10)`,
           [
             datasetId,
             column,
@@ -282,6 +211,7 @@ export class EncryptedColumnsService {
             JSON.stringify(layout),
             layout.rows,
             layout.ciphertexts,
+            idsSha256,
           ],
         );
         await tx.query(
@@ -515,7 +445,8 @@ export class EncryptedColumnsService {
     };
   }
 
-  private ownedColumn(requester: Requester, datasetId: string, column: string): Dataset {
+  /** The dataset, if the requester is an owner of its owning department and `column` a numeric field of it. */
+  ownedColumn(requester: Requester, datasetId: string, column: string): Dataset {
     const ds = this.catalogue.get(datasetId);
     const owner = requester.via === 'jwt' && requester.roles.includes('owner') && ds?.ownerOrg === requester.org;
     if (!ds || !owner) throw forbidden('Only an owner of the owning department uploads encrypted columns.');
@@ -573,6 +504,12 @@ export class EncryptedColumnsService {
 
 function refusedOutcome(): AccessRecord['outcome'] {
   return { released: false, rows: 0, resultHash: null, refusal: 'FORBIDDEN', grains: [] };
+}
+
+/** On the owner's own uploads the precise cause (e.g. which row) is the owner's data: it goes in the message. */
+function ownerHeError(err: unknown): unknown {
+  if (err instanceof HeError) return badInput(`${err.message}: ${err.detail}`, err.detail);
+  return err;
 }
 
 function heToDomain(err: unknown): unknown {
