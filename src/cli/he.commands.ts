@@ -154,6 +154,10 @@ export async function uploadColumnRows(
     };
   };
   let progress = await send(0);
+  if (progress.ciphertexts) console.log(`${dataset}.${column}: the gateway holds this record-id list already`);
+  else if (progress.received > 1) {
+    console.log(`${dataset}.${column}: ${progress.received} of ${count} record-id parts on the gateway; resuming`);
+  }
   report({ phase: 'upload', done: progress.received, total: count });
   for (const i of progress.missing) {
     progress = await send(i);
@@ -161,6 +165,54 @@ export async function uploadColumnRows(
   }
   if (!progress.ciphertexts) throw new Error('the gateway did not begin the column upload');
   return progress.ciphertexts;
+}
+
+/**
+ * Pages through the owner's own records (the governed `records` query: each page is decided and logged like
+ * any other read) and writes `record_id,value` lines. Returns the number of rows written.
+ */
+export async function exportColumn(
+  gql: GatewayGraphql,
+  dataset: string,
+  column: string,
+  file: string,
+  pageSize = 1000,
+): Promise<number> {
+  const out = fs.openSync(file, 'w', 0o600);
+  const report = progressBar(`${dataset}.${column} export`);
+  let rows = 0;
+  try {
+    fs.writeSync(out, 'record_id,value\n');
+    let after: string | null = null;
+    do {
+      const data = await gql(
+        `query($d: ID!, $f: [String!]!, $n: Int!, $a: String) {
+          records(dataset: $d, fields: $f, first: $n, after: $a) { items { id values { field value masked } } nextCursor }
+        }`,
+        { d: dataset, f: [column], n: pageSize, a: after },
+      );
+      const page = data.records as {
+        items: { id: string; values: { field: string; value: unknown; masked: string | null }[] }[];
+        nextCursor: string | null;
+      };
+      const lines = page.items.map((item) => {
+        const v = item.values.find((x) => x.field === column);
+        if (!v || v.masked !== null || typeof v.value !== 'number') {
+          throw new Error(
+            `record ${item.id}: ${column} is not readable as a number for this token (an owner's token?)`,
+          );
+        }
+        return `${item.id},${v.value}\n`;
+      });
+      fs.writeSync(out, lines.join(''));
+      rows += lines.length;
+      report({ phase: 'download', done: rows, total: rows + (page.nextCursor ? pageSize : 0) });
+      after = page.nextCursor;
+    } while (after);
+  } finally {
+    fs.closeSync(out);
+  }
+  return rows;
 }
 
 function compression(value: string): Compression {
@@ -227,6 +279,31 @@ export function registerHeCommands(program: Command): void {
         } finally {
           ctx.delete();
         }
+      },
+    );
+
+  he.command('export-column')
+    .description(
+      "write an owned dataset's record ids and one numeric column as the record_id,value CSV `he encrypt` reads",
+    )
+    .requiredOption('--gateway <url>')
+    .option('--token <jwt>', 'an owner token of the owning department (or CITYGATE_TOKEN)')
+    .requiredOption('--dataset <id>')
+    .requiredOption('--column <name>')
+    .requiredOption('--out <csv>', 'where to write record_id,value lines')
+    .option('--page-size <n>', 'records per request (the gateway caps it)', Number, 1000)
+    .action(
+      async (opts: {
+        gateway: string;
+        token?: string;
+        dataset: string;
+        column: string;
+        out: string;
+        pageSize: number;
+      }) => {
+        const gql = httpGraphql(opts.gateway, token(opts));
+        const n = await exportColumn(gql, opts.dataset, opts.column, opts.out, opts.pageSize);
+        console.log(`wrote ${n} rows of ${opts.dataset}.${opts.column} to ${opts.out}`);
       },
     );
 

@@ -63,6 +63,9 @@ program
       const server = app.getHttpServer();
       // Stop accepting and wait for in-flight requests; past the grace period, cut what is left.
       const deadline = setTimeout(() => server.closeAllConnections(), cfg.shutdownGraceMs);
+      // SEAL work still running near the end of the grace period is stopped (its threads terminated), so its
+      // request answers UNAVAILABLE before the connections are cut.
+      const sealStop = setTimeout(() => void gw.encrypted.close(), Math.max(0, cfg.shutdownGraceMs - 1_000));
       let code = 0;
       try {
         await app.close();
@@ -71,6 +74,7 @@ program
         code = 1;
       } finally {
         clearTimeout(deadline);
+        clearTimeout(sealStop);
       }
       try {
         await gw.close(); // flushes queued provenance records, then closes the store

@@ -57,7 +57,7 @@ export class SealWorkerPool {
   /** Terminates every thread; pending tasks answer UNAVAILABLE. */
   async close(): Promise<void> {
     this.closed = true;
-    const pending = [...this.queue.splice(0), ...this.slots.flatMap((s) => (s.job ? [s.job] : []))];
+    const pending = [...this.queue, ...this.slots.flatMap((s) => (s.job ? [s.job] : []))];
     for (const job of pending) this.settle(job, () => job.reject(unavailable('The gateway is shutting down.')));
     await Promise.all(
       this.slots.map(async (s) => {
