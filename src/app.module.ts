@@ -18,6 +18,7 @@ import { ANONYMOUS } from './identity/requester.js';
 import { PROVENANCE_LOG } from './ledger/provenance-log.port.js';
 import { DataService } from './query/data.service.js';
 import { EncryptedApprovalsService } from './encrypted/encrypted-approvals.service.js';
+import { EncryptedUploadsService } from './encrypted/encrypted-uploads.service.js';
 import { EncryptedColumnsService } from './encrypted/encrypted-columns.service.js';
 import { GrantsService } from './grants/grants.service.js';
 import { PrivateAggregateService } from './jobs/dp/private-aggregate.service.js';
@@ -84,6 +85,7 @@ export class AppModule {
         { provide: DataService, useValue: gw.data },
         { provide: EncryptedColumnsService, useValue: gw.encrypted },
         { provide: EncryptedApprovalsService, useValue: gw.encryptedApprovals },
+        { provide: EncryptedUploadsService, useValue: gw.encryptedUploads },
         { provide: GrantsService, useValue: gw.grantsService },
         { provide: PrivateAggregateService, useValue: gw.privateAggregates },
         { provide: PROVENANCE_LOG, useValue: gw.log },

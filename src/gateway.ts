@@ -25,6 +25,8 @@ import { Readiness } from './ops/readiness.js';
 import type { Requester } from './identity/requester.js';
 import { EncryptedApprovalsService } from './encrypted/encrypted-approvals.service.js';
 import { EncryptedColumnsService } from './encrypted/encrypted-columns.service.js';
+import { SealWorkerPool } from './encrypted/seal-worker-pool.js';
+import { EncryptedUploadsService } from './encrypted/encrypted-uploads.service.js';
 import { PrivacyBudgetRepository } from './jobs/dp/privacy-budget.repository.js';
 import { PrivateAggregateService } from './jobs/dp/private-aggregate.service.js';
 import { Masker } from './query/masking.js';
@@ -56,6 +58,7 @@ export interface Gateway {
   data: DataService;
   encrypted: EncryptedColumnsService;
   encryptedApprovals: EncryptedApprovalsService;
+  encryptedUploads: EncryptedUploadsService;
   /** Differentially private aggregates against each organisation's durable privacy budget. */
   privateAggregates: PrivateAggregateService;
   identity: IdentityService;
@@ -138,7 +141,11 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
   const consumers = new ConsumersService(db, limiter, config);
   const data = new DataService(access, queryEngine, recorder);
   const encryptedApprovals = new EncryptedApprovalsService(db, catalogue, recorder);
-  const encrypted = new EncryptedColumnsService(db, catalogue, access, recorder, encryptedApprovals);
+  const encrypted = new EncryptedColumnsService(db, catalogue, access, recorder, encryptedApprovals, {
+    pool: new SealWorkerPool(config.he.workers),
+    maxOperations: config.he.maxOperations,
+  });
+  const encryptedUploads = new EncryptedUploadsService(db, encrypted);
   const grantsService = new GrantsService(db, catalogue, grants, recorder);
   // Other instances' grant changes reach this one by notification (and by the version check per decision).
   await grants.watch();
@@ -180,6 +187,7 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
     data,
     encrypted,
     encryptedApprovals,
+    encryptedUploads,
     privateAggregates,
     identity,
     limiter,
@@ -193,7 +201,8 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
       await jobs.stop();
       grantsService.stop();
       await grants.close();
-      await encrypted.close();
+      await encrypted.close(); // stops the SEAL threads first: background key checks then end at once
+      await encryptedUploads.close();
       await provenance.close();
       if (!overrides.db) await db.close();
     },

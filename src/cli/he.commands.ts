@@ -12,12 +12,14 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { encryptColumn } from '../encrypted/column-codec.js';
+import { checkColumn, encryptColumn, type ColumnLayout } from '../encrypted/column-codec.js';
 import { bundleToJson, parseBundle } from '../encrypted/key-bundle-json.js';
 import { BFV_PARAMS, CKKS_PARAMS, createHeContext, type HeContext, type HeScheme } from '../encrypted/he-params.js';
 import { generateOwnerKeys, type SecretKeyBytes } from '../encrypted/keys.js';
 import { KeyHolder } from '../encrypted/keyholder.js';
-import { KEY_BUNDLE_PART_BYTES } from '../encrypted/encrypted-columns.service.js';
+import type { UploadProgress } from '../encrypted/encrypted-columns.service.js';
+import { KEY_BUNDLE_PART_BYTES, ROW_IDS_PER_PART } from '../encrypted/encrypted-uploads.service.js';
+import type { Compression } from '../encrypted/seal-format.js';
 import {
   fileCheckpoint,
   fileOpenedCells,
@@ -51,15 +53,26 @@ export function readSecretKey(file: string): SecretKeyBytes {
   };
 }
 
+interface BundleProgress {
+  received: number;
+  missing: number[];
+  status: 'receiving' | 'checking' | 'stored' | 'rejected';
+  keyId: string | null;
+  message: string | null;
+}
+
 /**
  * Uploads a key bundle's JSON in parts small enough for the gateway's request body limit, with a progress
  * bar. The gateway keeps the parts it has, so a re-run after an interruption sends only the missing ones.
+ * Each part is acknowledged at once; the whole bundle is then checked in the background, and this polls its
+ * status (`heKeyBundleUpload`) until it is stored or rejected.
  */
 export async function uploadKeyBundle(
   gql: GatewayGraphql,
   dataset: string,
   column: string,
   bundleJson: string,
+  opts: { pollMs?: number; timeoutMs?: number; quiet?: boolean } = {},
 ): Promise<string> {
   const bytes = Buffer.from(bundleJson, 'utf8');
   const sha256 = createHash('sha256').update(bytes).digest('hex');
@@ -70,12 +83,12 @@ export async function uploadKeyBundle(
     const data = await gql(
       `mutation($d: String!, $c: String!, $s: String!, $i: Int!, $n: Int!, $p: String!) {
         uploadHeKeyBundlePart(dataset: $d, column: $c, sha256: $s, index: $i, count: $n, part: $p) {
-          received missing keyId
+          received missing status keyId message
         }
       }`,
       { d: dataset, c: column, s: sha256, i, n: count, p: part },
     );
-    return data.uploadHeKeyBundlePart as { received: number; missing: number[]; keyId: string | null };
+    return data.uploadHeKeyBundlePart as BundleProgress;
   };
   // Part 0 first: its answer lists the parts the gateway still lacks, so a re-run sends only those.
   let progress = await send(0);
@@ -84,9 +97,131 @@ export async function uploadKeyBundle(
     progress = await send(i);
     report({ phase: 'upload', done: progress.received, total: count });
   }
-  const keyId = progress.keyId;
-  if (!keyId) throw new Error('the gateway did not store the key bundle');
-  return keyId;
+  const started = Date.now();
+  const timeoutMs = opts.timeoutMs ?? 30 * 60_000;
+  while (progress.status === 'checking') {
+    if (Date.now() - started > timeoutMs) throw new Error('the gateway did not finish checking the key bundle');
+    if (!opts.quiet)
+      console.error(
+        `${dataset}.${column} public keys: the gateway is checking them (${Math.round((Date.now() - started) / 1000)} s)`,
+      );
+    await new Promise((r) => setTimeout(r, opts.pollMs ?? 1000));
+    const data = await gql(
+      `query($d: String!, $c: String!, $s: String!) {
+        heKeyBundleUpload(dataset: $d, column: $c, sha256: $s) { received missing status keyId message }
+      }`,
+      { d: dataset, c: column, s: sha256 },
+    );
+    progress = data.heKeyBundleUpload as BundleProgress;
+  }
+  if (progress.status === 'rejected') throw new Error(`gateway: ${progress.message ?? 'the key bundle was rejected'}`);
+  if (!progress.keyId) throw new Error('the gateway did not store the key bundle');
+  return progress.keyId;
+}
+
+/**
+ * Uploads a column's record ids in parts of ROW_IDS_PER_PART (row r is ids[r]), with a progress bar; part 0
+ * first, whose answer lists the parts still missing (or, for a list the gateway already holds, none). Returns
+ * the column's ciphertext progress.
+ */
+export async function uploadColumnRows(
+  gql: GatewayGraphql,
+  dataset: string,
+  column: string,
+  layout: ColumnLayout,
+  ids: readonly string[],
+): Promise<UploadProgress> {
+  const sha256 = createHash('sha256').update(ids.join('\n'), 'utf8').digest('hex');
+  const count = Math.max(1, Math.ceil(ids.length / ROW_IDS_PER_PART));
+  const report = progressBar(`${dataset}.${column} record ids`);
+  const send = async (i: number) => {
+    const data = await gql(
+      `mutation($d: String!, $c: String!, $l: String!, $s: String!, $i: Int!, $n: Int!, $ids: [String!]!) {
+        uploadEncryptedColumnRows(dataset: $d, column: $c, layout: $l, sha256: $s, index: $i, count: $n, recordIds: $ids) {
+          received missing ciphertexts { received total missing }
+        }
+      }`,
+      {
+        d: dataset,
+        c: column,
+        l: JSON.stringify(layout),
+        s: sha256,
+        i,
+        n: count,
+        ids: ids.slice(i * ROW_IDS_PER_PART, (i + 1) * ROW_IDS_PER_PART),
+      },
+    );
+    return data.uploadEncryptedColumnRows as {
+      received: number;
+      missing: number[];
+      ciphertexts: UploadProgress | null;
+    };
+  };
+  let progress = await send(0);
+  if (progress.ciphertexts) console.log(`${dataset}.${column}: the gateway holds this record-id list already`);
+  else if (progress.received > 1) {
+    console.log(`${dataset}.${column}: ${progress.received} of ${count} record-id parts on the gateway; resuming`);
+  }
+  report({ phase: 'upload', done: progress.received, total: count });
+  for (const i of progress.missing) {
+    progress = await send(i);
+    report({ phase: 'upload', done: progress.received, total: count });
+  }
+  if (!progress.ciphertexts) throw new Error('the gateway did not begin the column upload');
+  return progress.ciphertexts;
+}
+
+/**
+ * Pages through the owner's own records (the governed `records` query: each page is decided and logged like
+ * any other read) and writes `record_id,value` lines. Returns the number of rows written.
+ */
+export async function exportColumn(
+  gql: GatewayGraphql,
+  dataset: string,
+  column: string,
+  file: string,
+  pageSize = 1000,
+): Promise<number> {
+  const out = fs.openSync(file, 'w', 0o600);
+  const report = progressBar(`${dataset}.${column} export`);
+  let rows = 0;
+  try {
+    fs.writeSync(out, 'record_id,value\n');
+    let after: string | null = null;
+    do {
+      const data = await gql(
+        `query($d: ID!, $f: [String!]!, $n: Int!, $a: String) {
+          records(dataset: $d, fields: $f, first: $n, after: $a) { items { id values { field value masked } } nextCursor }
+        }`,
+        { d: dataset, f: [column], n: pageSize, a: after },
+      );
+      const page = data.records as {
+        items: { id: string; values: { field: string; value: unknown; masked: string | null }[] }[];
+        nextCursor: string | null;
+      };
+      const lines = page.items.map((item) => {
+        const v = item.values.find((x) => x.field === column);
+        if (!v || v.masked !== null || typeof v.value !== 'number') {
+          throw new Error(
+            `record ${item.id}: ${column} is not readable as a number for this token (an owner's token?)`,
+          );
+        }
+        return `${item.id},${v.value}\n`;
+      });
+      fs.writeSync(out, lines.join(''));
+      rows += lines.length;
+      report({ phase: 'download', done: rows, total: rows + (page.nextCursor ? pageSize : 0) });
+      after = page.nextCursor;
+    } while (after);
+  } finally {
+    fs.closeSync(out);
+  }
+  return rows;
+}
+
+function compression(value: string): Compression {
+  if (value !== 'none' && value !== 'zstd') throw new Error(`--compression is none or zstd, not ${value}`);
+  return value;
 }
 
 /** Reads `record_id,value` lines (a header line is skipped). */
@@ -114,6 +249,7 @@ export function registerHeCommands(program: Command): void {
   he.command('keygen')
     .description('generate a key pair: the secret key stays here; the public bundle can be uploaded')
     .option('--scheme <scheme>', 'bfv (exact integers) or ckks (reals)', 'bfv')
+    .option('--compression <mode>', 'none (what seal-python reads) or zstd (smaller)', 'zstd')
     .requiredOption('--out-dir <dir>', 'where to write secret-key.json (0600) and public-keys.json')
     .option('--gateway <url>', 'upload the public bundle to this gateway')
     .option('--token <jwt>', 'an owner token of the owning department (or CITYGATE_TOKEN)')
@@ -122,6 +258,7 @@ export function registerHeCommands(program: Command): void {
     .action(
       async (opts: {
         scheme: string;
+        compression: string;
         outDir: string;
         gateway?: string;
         token?: string;
@@ -130,7 +267,7 @@ export function registerHeCommands(program: Command): void {
       }) => {
         const ctx = await heContext(opts.scheme);
         try {
-          const keys = generateOwnerKeys(ctx);
+          const keys = generateOwnerKeys(ctx, { compression: compression(opts.compression) });
           fs.mkdirSync(opts.outDir, { recursive: true });
           const secret = path.join(opts.outDir, 'secret-key.json');
           const s = keys.secret;
@@ -150,6 +287,31 @@ export function registerHeCommands(program: Command): void {
       },
     );
 
+  he.command('export-column')
+    .description(
+      "write an owned dataset's record ids and one numeric column as the record_id,value CSV `he encrypt` reads",
+    )
+    .requiredOption('--gateway <url>')
+    .option('--token <jwt>', 'an owner token of the owning department (or CITYGATE_TOKEN)')
+    .requiredOption('--dataset <id>')
+    .requiredOption('--column <name>')
+    .requiredOption('--out <csv>', 'where to write record_id,value lines')
+    .option('--page-size <n>', 'records per request (the gateway caps it)', Number, 1000)
+    .action(
+      async (opts: {
+        gateway: string;
+        token?: string;
+        dataset: string;
+        column: string;
+        out: string;
+        pageSize: number;
+      }) => {
+        const gql = httpGraphql(opts.gateway, token(opts));
+        const n = await exportColumn(gql, opts.dataset, opts.column, opts.out, opts.pageSize);
+        console.log(`wrote ${n} rows of ${opts.dataset}.${opts.column} to ${opts.out}`);
+      },
+    );
+
   he.command('encrypt')
     .description('encrypt a numeric column (CSV record_id,value) and upload it; a re-run resumes')
     .requiredOption('--gateway <url>')
@@ -159,6 +321,7 @@ export function registerHeCommands(program: Command): void {
     .requiredOption('--input <csv>', 'record_id,value lines')
     .requiredOption('--public-keys <file>', 'public-keys.json from `he keygen`')
     .requiredOption('--max-abs <n>', 'bound on every |value| (bfv: whole)', Number)
+    .option('--compression <mode>', 'none (what seal-python reads) or zstd (smaller)', 'zstd')
     .action(
       async (opts: {
         gateway: string;
@@ -168,7 +331,9 @@ export function registerHeCommands(program: Command): void {
         input: string;
         publicKeys: string;
         maxAbs: number;
+        compression: string;
       }) => {
+        const mode = compression(opts.compression);
         const bundle = parseBundle(fs.readFileSync(opts.publicKeys, 'utf8'));
         const { ids, values } = readColumnCsv(opts.input);
         const ctx = await heContext(bundle.scheme);
@@ -176,7 +341,9 @@ export function registerHeCommands(program: Command): void {
           const gql = httpGraphql(opts.gateway, token(opts));
           const vars = { d: opts.dataset, c: opts.column };
           // The layout is known before encrypting: rows, slot count and key id.
-          const layout = {
+          // Every value is checked before anything goes up: a bad row stops the upload with its row number.
+          checkColumn(ctx, values, opts.maxAbs);
+          const layout: ColumnLayout = {
             version: 1,
             scheme: ctx.spec.scheme,
             paramsId: ctx.paramsId,
@@ -186,11 +353,9 @@ export function registerHeCommands(program: Command): void {
             ciphertexts: Math.ceil(values.length / ctx.slotCount),
             maxAbs: opts.maxAbs,
           };
-          const begun = await gql(
-            'mutation($d: String!, $c: String!, $l: String!, $ids: [String!]!) { beginEncryptedColumn(dataset: $d, column: $c, layout: $l, recordIds: $ids) { received total missing } }',
-            { ...vars, l: JSON.stringify(layout), ids },
-          );
-          const missing = new Set((begun.beginEncryptedColumn as { missing: number[] }).missing);
+          // The record ids go up in parts (a re-run skips the parts, or the whole list, the gateway has).
+          const begun = await uploadColumnRows(gql, opts.dataset, opts.column, layout, ids);
+          const missing = new Set(begun.missing);
           if (missing.size === 0) {
             console.log('already uploaded: nothing to send');
             return;
@@ -203,6 +368,7 @@ export function registerHeCommands(program: Command): void {
           bar({ phase: 'upload', done: sent, total: layout.ciphertexts });
           await encryptColumn(ctx, bundle, values, {
             maxAbs: opts.maxAbs,
+            compression: mode,
             onCiphertext: async (index, bytes) => {
               if (!missing.has(index)) return;
               await gql(

@@ -6,6 +6,7 @@ import { ConsoleLogger, Logger, type LogLevel } from '@nestjs/common';
 import { Command, Option } from 'commander';
 import { ROLES, type Role } from '../access/decision.js';
 import { createApp } from '../app.module.js';
+import { HeError } from '../encrypted/encrypted.errors.js';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { buildGateway } from '../gateway.js';
 import { generateSchemaSdl } from '../graphql/schema.js';
@@ -62,6 +63,9 @@ program
       const server = app.getHttpServer();
       // Stop accepting and wait for in-flight requests; past the grace period, cut what is left.
       const deadline = setTimeout(() => server.closeAllConnections(), cfg.shutdownGraceMs);
+      // SEAL work still running near the end of the grace period is stopped (its threads terminated), so its
+      // request answers UNAVAILABLE before the connections are cut.
+      const sealStop = setTimeout(() => void gw.encrypted.close(), Math.max(0, cfg.shutdownGraceMs - 1_000));
       let code = 0;
       try {
         await app.close();
@@ -70,6 +74,7 @@ program
         code = 1;
       } finally {
         clearTimeout(deadline);
+        clearTimeout(sealStop);
       }
       try {
         await gw.close(); // flushes queued provenance records, then closes the store
@@ -287,6 +292,8 @@ consumer
 registerHeCommands(program);
 
 program.parseAsync().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
+  // An encrypted-column error's detail (e.g. `row 0: 13.4 is not a whole number`) is the user's own input here.
+  if (err instanceof HeError) console.error(`${err.message}: ${err.detail}`);
+  else console.error(err instanceof Error ? err.message : err);
   process.exit(1);
 });

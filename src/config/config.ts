@@ -43,6 +43,14 @@ const schema = z.object({
   CITYGATE_BODY_LIMIT_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
   /** Hard maximum page size of record queries. */
   CITYGATE_MAX_PAGE_SIZE: int(1, 10_000).default(1000),
+  /** Worker threads that run SEAL (encrypted aggregates, key bundle checks) off the event loop. Default 1. */
+  CITYGATE_HE_WORKERS: int(1, 64).default(1),
+  /**
+   * Most ciphertext operations (multiplications and additions per ciphertext a cell touches, plus the
+   * rotations that sum each cell's slots) one encrypted aggregate may plan; more is refused up front with
+   * LIMIT_EXCEEDED. Default 5000 (about a minute of one worker under load).
+   */
+  CITYGATE_HE_MAX_OPERATIONS: int(1, 100_000_000).default(5_000),
   /** Ledger: `embedded` (the only one available so far). */
   LEDGER: z.enum(['embedded']).default('embedded'),
   /** Sandbox worker processes of this gateway (one pool, started on the first job). Default 2. */
@@ -135,6 +143,8 @@ export interface Config {
   bodyLimitBytes: number;
   maxPageSize: number;
   ledger: 'embedded';
+  /** Encrypted columns: the SEAL worker pool and the cost bound of one aggregate. */
+  he: { workers: number; maxOperations: number };
   jobs: {
     workers: number;
     concurrency: number;
@@ -199,6 +209,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: c.CITYGATE_BODY_LIMIT_BYTES,
     maxPageSize: c.CITYGATE_MAX_PAGE_SIZE,
     ledger: c.LEDGER,
+    he: { workers: c.CITYGATE_HE_WORKERS, maxOperations: c.CITYGATE_HE_MAX_OPERATIONS },
     jobs: {
       workers: c.CITYGATE_SANDBOX_WORKERS,
       concurrency: c.CITYGATE_JOB_CONCURRENCY ?? c.CITYGATE_SANDBOX_WORKERS,

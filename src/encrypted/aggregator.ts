@@ -264,6 +264,28 @@ export class EncryptedAggregator {
   }
 }
 
+/**
+ * Ciphertext operations an aggregate plans, from the plaintext layout and groups alone (no SEAL): per cell
+ * with rows, one multiply_plain or addition per ciphertext it touches, plus the rotations that sum its slots.
+ * A count needs none. The gateway refuses an aggregate whose estimate exceeds its bound before any SEAL work.
+ */
+export function estimateOperations(
+  ctx: Pick<HeContext, 'spec' | 'slotCount'>,
+  layout: ColumnLayout,
+  request: AggregateRequest,
+): { operations: number; cells: number } {
+  if (request.kind === 'count') return { operations: 0, cells: 0 };
+  const rotations = slotSumSteps(ctx).length;
+  let operations = 0;
+  let cells = 0;
+  for (const cell of planCells(layout, request)) {
+    if (cell.records === 0) continue;
+    cells++;
+    operations += cell.chunks.length + rotations;
+  }
+  return { operations, cells };
+}
+
 interface CellPlan {
   /** Group index, or 0 for the whole column. */
   index: number;

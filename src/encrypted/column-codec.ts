@@ -157,7 +157,10 @@ export interface EncryptedColumn {
 }
 
 /** Checks that `layout` belongs to `ctx` and is self-consistent; throws HeError('HE_LAYOUT'). */
-export function checkLayout(ctx: HeContext, layout: ColumnLayout): void {
+export function checkLayout(
+  ctx: Pick<HeContext, 'spec' | 'paramsId' | 'slotCount' | 'maxAbsResult'>,
+  layout: ColumnLayout,
+): void {
   const bad = (detail: string): never => {
     throw new HeError('HE_LAYOUT', detail);
   };

@@ -13,21 +13,21 @@ import { createHash } from 'node:crypto';
 import type { AccessOutcome, AccessService } from '../access/access.service.js';
 import type { AccessRequest, HierarchyLevel } from '../access/access-request.js';
 import type { CatalogueService, Dataset } from '../catalogue/catalogue.service.js';
-import { badInput, DomainError, forbidden, notFound } from '../errors/domain.error.js';
+import { badInput, DomainError, forbidden, limitExceeded, notFound } from '../errors/domain.error.js';
 import type { Requester } from '../identity/requester.js';
 import { fastCanonicalJson } from '../ledger/canonical-json.js';
 import type { Receipt } from '../ledger/provenance-log.port.js';
 import { sha256Hex as sha256OfString, type AccessRecord } from '../ledger/provenance-record.js';
 import type { Db } from '../store/db.port.js';
 import { ident } from '../store/db.port.js';
-import { EncryptedAggregator, type AggregateKind, type GroupIndex } from './aggregator.js';
-import { checkLayout, loadEncryptedColumn, type ColumnLayout } from './column-codec.js';
+import { estimateOperations, type AggregateKind, type AggregateRequest, type GroupIndex } from './aggregator.js';
+import { checkLayout, type ColumnLayout } from './column-codec.js';
 import { HeError } from './encrypted.errors.js';
-import { BFV_PARAMS, CKKS_PARAMS, createHeContext, type HeContext, type HeScheme } from './he-params.js';
+import type { HeScheme } from './he-params.js';
 import type { PublicKeyBundle } from './keys.js';
-import { parseBundle } from './key-bundle-json.js';
 import { readSealHeader, sha256Hex } from './seal-format.js';
-import { loadSeal } from './seal-runtime.js';
+import type { SealWorkerPool } from './seal-worker-pool.js';
+import type { HeContextInfo } from './seal-worker.protocol.js';
 import type { ProvenanceRecorder } from '../ledger/provenance-recorder.js';
 import type { EncryptedApprovalsService } from './encrypted-approvals.service.js';
 
@@ -46,16 +46,6 @@ export interface UploadProgress {
   missing: number[];
 }
 
-/** Largest part of a key bundle upload, in bytes (base64 in a request stays well under the 1 MiB body limit). */
-export const KEY_BUNDLE_PART_BYTES = 512 * 1024;
-/** Most parts of one key bundle (256 × 512 KiB = 128 MiB, far above any bundle at N = 8192). */
-export const KEY_BUNDLE_MAX_PARTS = 256;
-
-export interface KeyBundleProgress extends UploadProgress {
-  /** Set once every part is in and the assembled bundle was stored. */
-  keyId: string | null;
-}
-
 export interface EncryptedAggregateQuery {
   datasetId: string;
   column: string;
@@ -65,6 +55,17 @@ export interface EncryptedAggregateQuery {
   groupBy: HierarchyLevel | null;
   within: string | null;
   purpose: AccessRequest['purpose'];
+  /** Epoch ms: past it the SEAL work is stopped and the request answers DEADLINE_EXCEEDED. */
+  deadline: number;
+}
+
+export interface EncryptedColumnsOptions {
+  /** Runs every SEAL call off the event loop. */
+  pool: SealWorkerPool;
+  /** Bound on estimateOperations of one aggregate; above it LIMIT_EXCEEDED, before any SEAL work. */
+  maxOperations: number;
+  /** Deadline of SEAL work that no request waits for (key bundle checks), in ms. Default 300000. */
+  backgroundDeadlineMs?: number;
 }
 
 export interface EncryptedCellResult {
@@ -88,7 +89,9 @@ export interface EncryptedAggregateResult {
 }
 
 export class EncryptedColumnsService {
-  private readonly contexts = new Map<HeScheme, Promise<HeContext>>();
+  private readonly contexts = new Map<HeScheme, Promise<HeContextInfo>>();
+  /** The SEAL threads (tests read their counters). */
+  readonly pool: SealWorkerPool;
 
   constructor(
     private readonly db: Db,
@@ -96,7 +99,10 @@ export class EncryptedColumnsService {
     private readonly access: AccessService,
     private readonly recorder: ProvenanceRecorder,
     private readonly approvals: EncryptedApprovalsService,
-  ) {}
+    private readonly opts: EncryptedColumnsOptions,
+  ) {
+    this.pool = opts.pool;
+  }
 
   /** Stores (or replaces) the owner's public key bundle for a column. A new key drops the column's ciphertexts. */
   async uploadKeyBundle(requester: Requester, datasetId: string, column: string, b: PublicKeyBundle): Promise<string> {
@@ -107,9 +113,10 @@ export class EncryptedColumnsService {
       if (!readSealHeader(bytes)) throw badInput('A key of the bundle is not a SEAL object.');
     }
     try {
-      new EncryptedAggregator(ctx, b).delete(); // loads the Galois keys: refuses a bundle that lacks a step
+      // Loads the Galois keys (in a worker): refuses a bundle that lacks a step.
+      await this.pool.run({ type: 'checkBundle', bundle: b }, Date.now() + this.backgroundDeadlineMs());
     } catch (err) {
-      throw heToDomain(err);
+      throw ownerHeError(err);
     }
     await this.db.transaction(async (tx) => {
       await tx.query(`delete from he_columns where dataset_id = $1 and column_name = $2 and key_id <> $3`, [
@@ -145,78 +152,6 @@ export class EncryptedColumnsService {
   }
 
   /**
-   * Stores one part of a key bundle's JSON (`citygate he keygen` splits it: the Galois keys alone exceed the
-   * request body limit). When the last part is in, the parts are joined, checked against `bundleSha256` and
-   * stored as by `uploadKeyBundle`. Re-sending a part is a no-op, so an interrupted upload resumes; parts of
-   * another bundle for the same column are dropped (a newer upload supersedes an unfinished one).
-   */
-  async putKeyBundlePart(
-    requester: Requester,
-    datasetId: string,
-    column: string,
-    part: { bundleSha256: string; index: number; count: number; bytes: Uint8Array },
-  ): Promise<KeyBundleProgress> {
-    const ds = this.ownedColumn(requester, datasetId, column);
-    const { bundleSha256, index, count, bytes } = part;
-    if (!/^[0-9a-f]{64}$/.test(bundleSha256)) throw badInput('sha256 is the lowercase hex SHA-256 of the bundle.');
-    if (!Number.isSafeInteger(count) || count < 1 || count > KEY_BUNDLE_MAX_PARTS) {
-      throw badInput(`A key bundle has 1 to ${KEY_BUNDLE_MAX_PARTS} parts.`);
-    }
-    if (!Number.isSafeInteger(index) || index < 0 || index >= count) throw badInput('No such part index.');
-    if (bytes.length === 0 || bytes.length > KEY_BUNDLE_PART_BYTES) {
-      throw badInput(`A part holds 1 to ${KEY_BUNDLE_PART_BYTES} bytes.`);
-    }
-    const key = [ds.ownerOrg, datasetId, column];
-    const partHash = sha256Hex(bytes);
-    const have = await this.db.transaction(async (tx) => {
-      await tx.query(
-        `delete from he_key_bundle_parts where owner_org = $1 and dataset_id = $2 and column_name = $3
-           and bundle_sha256 <> $4`,
-        [...key, bundleSha256],
-      );
-      const stored = await tx.query<{ part_sha256: string; part_count: number }>(
-        `insert into he_key_bundle_parts (owner_org, dataset_id, column_name, bundle_sha256, part_idx, part_count,
-           part_sha256, bytes) values ($1, $2, $3, $4, $5, $6, $7, $8)
-         on conflict (owner_org, dataset_id, column_name, bundle_sha256, part_idx)
-           do update set part_idx = he_key_bundle_parts.part_idx
-         returning part_sha256, part_count`,
-        [...key, bundleSha256, index, count, partHash, bytes],
-      );
-      if (stored[0]?.part_sha256 !== partHash || Number(stored[0]?.part_count) !== count) {
-        throw badInput('A different part is already stored at this index.');
-      }
-      return tx.query<{ part_idx: number }>(
-        `select part_idx from he_key_bundle_parts where owner_org = $1 and dataset_id = $2 and column_name = $3
-           and bundle_sha256 = $4`,
-        [...key, bundleSha256],
-      );
-    });
-    const got = new Set(have.map((h) => Number(h.part_idx)));
-    const missing = [...Array(count).keys()].filter((i) => !got.has(i));
-    if (missing.length > 0) return { received: got.size, total: count, missing, keyId: null };
-
-    const parts = await this.db.query<{ bytes: Uint8Array }>(
-      `select bytes from he_key_bundle_parts where owner_org = $1 and dataset_id = $2 and column_name = $3
-         and bundle_sha256 = $4 order by part_idx`,
-      [...key, bundleSha256],
-    );
-    const joined = Buffer.concat(parts.map((p) => Buffer.from(p.bytes)));
-    const drop = () =>
-      this.db.query(
-        `delete from he_key_bundle_parts where owner_org = $1 and dataset_id = $2 and column_name = $3
-           and bundle_sha256 = $4`,
-        [...key, bundleSha256],
-      );
-    if (sha256Hex(joined) !== bundleSha256) {
-      await drop();
-      throw badInput('The parts do not add up to the announced bundle: upload it again.');
-    }
-    const keyId = await this.uploadKeyBundle(requester, datasetId, column, parseBundle(joined.toString('utf8')));
-    await drop();
-    return { received: count, total: count, missing: [], keyId };
-  }
-
-  /**
    * Starts a column upload, or resumes one with the same layout and rows: row r is record `recordIds[r]`
    * (the order the owner encrypted in). Returns what is still missing.
    */
@@ -226,6 +161,8 @@ export class EncryptedColumnsService {
     column: string,
     layout: ColumnLayout,
     recordIds: string[],
+    /** The hex SHA-256 of the ids joined by newlines, if the caller computed it already. */
+    rowsSha256?: string,
   ): Promise<UploadProgress> {
     const ds = this.ownedColumn(requester, datasetId, column);
     const bundle = await this.bundle(ds, column);
@@ -233,12 +170,17 @@ export class EncryptedColumnsService {
     try {
       checkLayout(ctx, layout);
     } catch (err) {
-      throw heToDomain(err);
+      throw ownerHeError(err);
     }
+    const idsSha256 = rowsSha256 ?? sha256Hex(Buffer.from(recordIds.join('\n'), 'utf8'));
     if (layout.keyId !== bundle.keyId)
       throw badInput('The column is encrypted under another key than the uploaded bundle.');
     if (recordIds.length !== layout.rows) throw badInput(`${recordIds.length} record ids for ${layout.rows} rows.`);
-    if (new Set(recordIds).size !== recordIds.length) throw badInput('Duplicate record ids.');
+    const seen = new Set<string>();
+    for (const [r, id] of recordIds.entries()) {
+      if (seen.has(id)) throw badInput(`row ${r}: record id ${JSON.stringify(id)} appears twice.`);
+      seen.add(id);
+    }
     const existing = await this.db.query<{ layout: ColumnLayout; rows_hash: string }>(
       `select layout, (select md5(string_agg(record_id, ',' order by row_idx)) from he_column_rows r
          where r.dataset_id = c.dataset_id and r.column_name = c.column_name) as rows_hash
@@ -252,13 +194,18 @@ export class EncryptedColumnsService {
         `select id, grain_id from ${ident(ds.tableName)} where id = any($1::text[])`,
         [recordIds],
       );
-      if (grains.length !== recordIds.length) throw badInput('Some record ids are not records of the dataset.');
       const grainOf = new Map(grains.map((g) => [g.id, g.grain_id]));
+      if (grains.length !== recordIds.length) {
+        // The owner's own list: name the first row that does not fit.
+        const r = recordIds.findIndex((id) => !grainOf.has(id));
+        throw badInput(`row ${r}: ${JSON.stringify(recordIds[r])} is not a record of ${datasetId}.`);
+      }
       await this.db.transaction(async (tx) => {
         await tx.query(`delete from he_columns where dataset_id = $1 and column_name = $2`, [datasetId, column]);
         await tx.query(
-          `insert into he_columns (dataset_id, column_name, owner_org, key_id, scheme, params_id, layout, rows, ciphertexts)
-           values ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)`,
+          `insert into he_columns (dataset_id, column_name, owner_org, key_id, scheme, params_id, layout, rows, ciphertexts,
+             record_ids_sha256)
+           values ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10)`,
           [
             datasetId,
             column,
@@ -269,6 +216,7 @@ export class EncryptedColumnsService {
             JSON.stringify(layout),
             layout.rows,
             layout.ciphertexts,
+            idsSha256,
           ],
         );
         await tx.query(
@@ -429,44 +377,45 @@ export class EncryptedColumnsService {
     };
     const weights = q.weightField ? rows.map((row) => Number(row.w ?? 0)) : undefined;
 
+    const aggRequest: AggregateRequest = { kind: q.kind, groups, ...(weights ? { weights } : {}) };
+    let estimate: { operations: number; cells: number };
+    try {
+      estimate = estimateOperations(ctx, col.layout, aggRequest);
+    } catch (err) {
+      throw heToDomain(err);
+    }
+    // Refused before any SEAL work and before anything is released: the cost is known from plaintext alone.
+    if (estimate.operations > this.opts.maxOperations) {
+      throw limitExceeded(
+        `This aggregate needs about ${estimate.operations} ciphertext operations (${estimate.cells} cells over ` +
+          `${col.layout.ciphertexts} ciphertexts); the gateway allows ${this.opts.maxOperations}. ` +
+          `Group by a coarser level or narrow it with within.`,
+      );
+    }
     const chunks = await this.db.query<{ bytes: Uint8Array }>(
       `select bytes from he_ciphertexts where dataset_id = $1 and column_name = $2 order by chunk_idx`,
       [q.datasetId, q.column],
     );
     let cellsOut: EncryptedCellResult[];
     try {
-      const aggregator = new EncryptedAggregator(ctx, bundle);
-      try {
-        const column = loadEncryptedColumn(
-          ctx,
-          col.layout,
-          chunks.map((c) => c.bytes),
-        );
-        try {
-          const result = aggregator.aggregate(column, {
-            kind: q.kind,
-            groups,
-            ...(weights ? { weights } : {}),
-          });
-          const byLabel = new Map(result.cells.map((c) => [c.group ?? '', c]));
-          cellsOut = all.map((k) => {
-            const c = byLabel.get(k);
-            const n = counts.get(k) as { records: number; grains: Set<string> };
-            return {
-              group: levelCol ? k : null,
-              records: n.records,
-              unitsCovered: n.grains.size,
-              suppressed: c === undefined,
-              ciphertext: c?.sum?.ciphertext ?? null,
-              sha256: c?.sum?.hash ?? null,
-            };
-          });
-        } finally {
-          column.delete();
-        }
-      } finally {
-        aggregator.delete();
-      }
+      const done = await this.pool.run(
+        { type: 'aggregate', bundle, layout: col.layout, ciphertexts: chunks.map((c) => c.bytes), request: aggRequest },
+        q.deadline,
+      );
+      if (done.type !== 'aggregate') throw new Error(`SEAL worker answered ${done.type}`);
+      const byLabel = new Map(done.result.cells.map((c) => [c.group ?? '', c]));
+      cellsOut = all.map((k) => {
+        const c = byLabel.get(k);
+        const n = counts.get(k) as { records: number; grains: Set<string> };
+        return {
+          group: levelCol ? k : null,
+          records: n.records,
+          unitsCovered: n.grains.size,
+          suppressed: c === undefined,
+          ciphertext: c?.sum?.ciphertext ?? null,
+          sha256: c?.sum?.hash ?? null,
+        };
+      });
     } catch (err) {
       throw heToDomain(err);
     }
@@ -513,7 +462,8 @@ export class EncryptedColumnsService {
     };
   }
 
-  private ownedColumn(requester: Requester, datasetId: string, column: string): Dataset {
+  /** The dataset, if the requester is an owner of its owning department and `column` a numeric field of it. */
+  ownedColumn(requester: Requester, datasetId: string, column: string): Dataset {
     const ds = this.catalogue.get(datasetId);
     const owner = requester.via === 'jwt' && requester.roles.includes('owner') && ds?.ownerOrg === requester.org;
     if (!ds || !owner) throw forbidden('Only an owner of the owning department uploads encrypted columns.');
@@ -543,25 +493,40 @@ export class EncryptedColumnsService {
     };
   }
 
-  private context(scheme: HeScheme): Promise<HeContext> {
+  /** The parameter set's identity and limits, as a SEAL worker reports them (loaded once per scheme). */
+  private context(scheme: HeScheme): Promise<HeContextInfo> {
     if (scheme !== 'bfv' && scheme !== 'ckks') throw badInput('Unknown scheme.');
     let ctx = this.contexts.get(scheme);
     if (!ctx) {
-      ctx = loadSeal().then((rt) => createHeContext(rt, scheme === 'bfv' ? BFV_PARAMS : CKKS_PARAMS));
+      ctx = this.pool.run({ type: 'info', scheme }, Date.now() + this.backgroundDeadlineMs()).then((r) => {
+        if (r.type !== 'info') throw new Error(`SEAL worker answered ${r.type}`);
+        return r.info;
+      });
+      void ctx.catch(() => this.contexts.delete(scheme));
       this.contexts.set(scheme, ctx);
     }
     return ctx;
   }
 
-  /** Frees the SEAL contexts. */
+  private backgroundDeadlineMs(): number {
+    return this.opts.backgroundDeadlineMs ?? 300_000;
+  }
+
+  /** Stops the SEAL workers (a running aggregate answers UNAVAILABLE). */
   async close(): Promise<void> {
-    for (const c of this.contexts.values()) (await c.catch(() => null))?.delete();
+    await this.pool.close();
     this.contexts.clear();
   }
 }
 
 function refusedOutcome(): AccessRecord['outcome'] {
   return { released: false, rows: 0, resultHash: null, refusal: 'FORBIDDEN', grains: [] };
+}
+
+/** On the owner's own uploads the precise cause (e.g. which row) is the owner's data: it goes in the message. */
+function ownerHeError(err: unknown): unknown {
+  if (err instanceof HeError) return badInput(`${err.message}: ${err.detail}`, err.detail);
+  return err;
 }
 
 function heToDomain(err: unknown): unknown {

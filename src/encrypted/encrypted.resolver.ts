@@ -12,6 +12,7 @@ import { Governed } from '../graphql/governed.js';
 import type { AggregateKind } from './aggregator.js';
 import type { ColumnLayout } from './column-codec.js';
 import { EncryptedColumnsService } from './encrypted-columns.service.js';
+import { EncryptedUploadsService, KEY_BUNDLE_PART_BYTES, ROW_IDS_PER_PART } from './encrypted-uploads.service.js';
 import { fromBase64, parseBundle, parseJson } from './key-bundle-json.js';
 
 const KINDS: readonly AggregateKind[] = ['sum', 'count', 'mean', 'weightedSum'];
@@ -28,8 +29,26 @@ export class KeyBundleProgressModel {
   @Field(() => Int) received!: number;
   @Field(() => Int) total!: number;
   @Field(() => [Int], { description: 'part indices still missing' }) missing!: number[];
-  @Field(() => String, { nullable: true, description: 'the stored key id, once every part is in' })
+  @Field(() => String, {
+    description: 'receiving (parts missing), checking (all in, being checked in the background), stored or rejected',
+  })
+  status!: string;
+  @Field(() => String, { nullable: true, description: 'the stored key id, once checked' })
   keyId!: string | null;
+  @Field(() => String, { nullable: true, description: 'why the bundle was rejected' })
+  message!: string | null;
+}
+
+@ObjectType('ColumnRowsProgress')
+export class ColumnRowsProgressModel {
+  @Field(() => Int) received!: number;
+  @Field(() => Int) total!: number;
+  @Field(() => [Int], { description: 'record-id parts still missing' }) missing!: number[];
+  @Field(() => UploadProgressModel, {
+    nullable: true,
+    description: 'once every part is in: the ciphertexts received and still missing',
+  })
+  ciphertexts!: UploadProgressModel | null;
 }
 
 @ObjectType('EncryptedCell', { description: 'One cell of an encrypted aggregate: its result stays encrypted.' })
@@ -66,7 +85,10 @@ export class EncryptedAggregateModel {
 
 @Resolver()
 export class EncryptedResolver {
-  constructor(@Inject(EncryptedColumnsService) private readonly svc: EncryptedColumnsService) {}
+  constructor(
+    @Inject(EncryptedColumnsService) private readonly svc: EncryptedColumnsService,
+    @Inject(EncryptedUploadsService) private readonly uploads: EncryptedUploadsService,
+  ) {}
 
   @Mutation(() => String, { description: "Upload the owner's public key bundle (JSON, bytes base64) for a column." })
   async uploadHeKeyBundle(
@@ -79,8 +101,7 @@ export class EncryptedResolver {
   }
 
   @Mutation(() => KeyBundleProgressModel, {
-    description:
-      "Upload part `index` of `count` of the owner's public key bundle JSON (base64, at most 512 KiB decoded); the last part stores the bundle if the parts hash to `sha256`. Idempotent: re-send to resume.",
+    description: `Upload part \`index\` of \`count\` of the owner's public key bundle JSON (base64, at most ${KEY_BUNDLE_PART_BYTES / 1024} KiB decoded). When every part is in, the bundle is checked in the background: poll heKeyBundleUpload. Idempotent: re-send to resume.`,
   })
   async uploadHeKeyBundlePart(
     @Context() ctx: GatewayContext,
@@ -91,7 +112,7 @@ export class EncryptedResolver {
     @Args('count', { type: () => Int }) count: number,
     @Args('part') part: string,
   ): Promise<KeyBundleProgressModel> {
-    return this.svc.putKeyBundlePart(ctx.requester, dataset, column, {
+    return this.uploads.putKeyBundlePart(ctx.requester, dataset, column, {
       bundleSha256: sha256,
       index,
       count,
@@ -99,7 +120,45 @@ export class EncryptedResolver {
     });
   }
 
-  @Mutation(() => UploadProgressModel, { description: 'Start or resume a column upload (layout JSON, record ids).' })
+  @Query(() => KeyBundleProgressModel, {
+    description:
+      'Where the upload of the key bundle with this SHA-256 stands (parts missing, checking, stored, rejected).',
+  })
+  async heKeyBundleUpload(
+    @Context() ctx: GatewayContext,
+    @Args('dataset') dataset: string,
+    @Args('column') column: string,
+    @Args('sha256') sha256: string,
+  ): Promise<KeyBundleProgressModel> {
+    return this.uploads.keyBundleStatus(ctx.requester, dataset, column, sha256);
+  }
+
+  @Mutation(() => ColumnRowsProgressModel, {
+    description: `Upload part \`index\` of \`count\` of a column's record ids (at most ${ROW_IDS_PER_PART} ids; row r of the column is id r of the whole list); \`sha256\` is the hex SHA-256 of all ids joined by newlines. The last part begins the column upload. Idempotent: re-send to resume; a stored list answers at once.`,
+  })
+  async uploadEncryptedColumnRows(
+    @Context() ctx: GatewayContext,
+    @Args('dataset') dataset: string,
+    @Args('column') column: string,
+    @Args('layout') layout: string,
+    @Args('sha256') sha256: string,
+    @Args('index', { type: () => Int }) index: number,
+    @Args('count', { type: () => Int }) count: number,
+    @Args('recordIds', { type: () => [String] }) recordIds: string[],
+  ): Promise<ColumnRowsProgressModel> {
+    return this.uploads.putColumnRowsPart(ctx.requester, dataset, column, {
+      layout: parseJson(layout) as ColumnLayout,
+      rowsSha256: sha256,
+      index,
+      count,
+      recordIds,
+    });
+  }
+
+  @Mutation(() => UploadProgressModel, {
+    description:
+      'Start or resume a small column upload (layout JSON, every record id); larger: uploadEncryptedColumnRows.',
+  })
   async beginEncryptedColumn(
     @Context() ctx: GatewayContext,
     @Args('dataset') dataset: string,
@@ -153,6 +212,7 @@ export class EncryptedResolver {
         groupBy: groupBy as HierarchyLevel | null,
         within,
         purpose: (purpose ?? ctx.headerPurpose ?? null) as Purpose | null,
+        deadline: ctx.deadline,
       });
       ctx.receipts.push({ ...r.receipt, dataset, released: true });
       return {

@@ -9,6 +9,7 @@ export const ERROR_CODES = [
   'BAD_USER_INPUT',
   'NOT_FOUND',
   'LIMIT_EXCEEDED',
+  'DEADLINE_EXCEEDED',
   'RATE_LIMITED',
   'UNAVAILABLE',
   'INTERNAL',
@@ -34,3 +35,6 @@ export const forbidden = (message: string, detail?: unknown, extensions?: Record
 export const badInput = (message: string, detail?: unknown) => new DomainError('BAD_USER_INPUT', message, detail);
 export const notFound = (message: string) => new DomainError('NOT_FOUND', message);
 export const limitExceeded = (message: string) => new DomainError('LIMIT_EXCEEDED', message);
+export const deadlineExceeded = (message = 'The request ran past its deadline.') =>
+  new DomainError('DEADLINE_EXCEEDED', message);
+export const unavailable = (message: string, detail?: unknown) => new DomainError('UNAVAILABLE', message, detail);

@@ -96,6 +96,7 @@ function statusOf(code: ErrorCode): number {
     case 'FORBIDDEN':
     case 'NOT_FOUND':
     case 'LIMIT_EXCEEDED':
+    case 'DEADLINE_EXCEEDED':
       return 200;
     case 'RATE_LIMITED':
       return 429;

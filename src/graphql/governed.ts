@@ -65,6 +65,8 @@ export const METADATA_FIELDS: Record<string, string> = {
   uploadHeKeyBundle: "the owner's public key bundle in; returns its key id",
   uploadHeKeyBundlePart:
     "one part of the owner's public key bundle in; returns upload progress and, at the end, the key id",
+  heKeyBundleUpload: "where the owner's key bundle upload stands (parts missing, check status, key id); metadata",
+  uploadEncryptedColumnRows: "one part of the owner's record-id list in; returns upload progress",
   beginEncryptedColumn: 'the owner starts (or resumes) a column upload; returns upload progress',
   uploadCiphertextChunk: 'the owner uploads one ciphertext; returns upload progress',
   encryptedComputations:

@@ -47,6 +47,7 @@ function makeConfig(overrides: Partial<Config> = {}): Config {
     jwtIssuer: ISS,
     jwtAudience: AUD,
     demo: { enabled: false, rooms: 100, seed: 'test' },
+    he: { workers: 1, maxOperations: 5000 },
     policyWasmPath: '/nonexistent/policy.wasm',
     consoleDir: '/nonexistent/console',
     requestTimeoutMs: 10_000,

@@ -571,4 +571,39 @@ create table he_approval_rules (
 create index he_approval_rules_column_idx on he_approval_rules (dataset_id, column_name);
 `,
   },
+  {
+    id: '0013_he_resumable_uploads',
+    sql: `
+-- The record-id list of an encrypted column arrives in parts (100,000 ids exceed the request body limit),
+-- kept until all are in and they hash to the announced SHA-256; then he_column_rows is written and the parts
+-- dropped. he_columns.record_ids_sha256 names the stored list, so a re-run that announces it again resumes
+-- with the ciphertexts instead of sending the ids again.
+create table he_column_row_parts (
+  dataset_id text not null,
+  column_name text not null,
+  rows_sha256 text not null,
+  part_idx int not null,
+  part_count int not null,
+  part_sha256 text not null,
+  record_ids jsonb not null,
+  uploaded_at timestamptz not null default now(),
+  primary key (dataset_id, column_name, rows_sha256, part_idx)
+);
+alter table he_columns add column record_ids_sha256 text;
+
+-- A key bundle whose parts are all in is checked in the background (loading its Galois keys takes a SEAL
+-- worker seconds to minutes): its status, which the uploading CLI polls.
+create table he_key_bundle_checks (
+  owner_org text not null references orgs(id),
+  dataset_id text not null,
+  column_name text not null,
+  bundle_sha256 text not null,
+  status text not null check (status in ('checking', 'stored', 'rejected')),
+  message text,
+  key_id text,
+  updated_at timestamptz not null default now(),
+  primary key (owner_org, dataset_id, column_name, bundle_sha256)
+);
+`,
+  },
 ];
