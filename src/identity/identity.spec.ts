@@ -46,6 +46,7 @@ function makeConfig(overrides: Partial<Config> = {}): Config {
     jwksUrl: null,
     jwtIssuer: ISS,
     jwtAudience: AUD,
+    tokenMaxLifetimeSeconds: 12 * 3600,
     demo: { enabled: false, rooms: 100, seed: 'test' },
     policyWasmPath: '/nonexistent/policy.wasm',
     consoleDir: '/nonexistent/console',
