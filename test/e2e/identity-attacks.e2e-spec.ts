@@ -21,7 +21,7 @@ describe('identity attacks (#13)', () => {
       .setProtectedHeader({ alg: 'EdDSA', typ: 'JWT', kid })
       .setIssuer('citygate-local')
       .setAudience('citygate')
-      .setSubject(String(claims.sub ?? 'mallory'))
+      .setSubject(typeof claims.sub === 'string' ? claims.sub : 'mallory')
       .setExpirationTime(times.exp);
     if (times.iat !== undefined) jwt = jwt.setIssuedAt(times.iat);
     return jwt.sign(issuerKey);
