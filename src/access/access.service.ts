@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { CatalogueService, Dataset } from '../catalogue/catalogue.service.js';
 import type { FieldDef } from '../catalogue/catalogue.types.js';
-import { badInput, notFound } from '../errors/domain.error.js';
+import { badInput, DomainError, notFound } from '../errors/domain.error.js';
 import type { GrantsRepository } from '../grants/grants.repository.js';
 import type { Requester } from '../identity/requester.js';
 import type { AccessRequest } from './access-request.js';
@@ -134,6 +134,19 @@ export class AccessService {
       decidedAt: now,
     });
     return { allowed: true, plan, summary };
+  }
+
+  /**
+   * Whether `decide` would allow this request, for catalogue previews: the same decision and the same use
+   * checks as the query path (not logged, not a release). NOT_FOUND and BAD_USER_INPUT count as "no".
+   */
+  async wouldAllow(requester: Requester, request: AccessRequest): Promise<boolean> {
+    try {
+      return (await this.decide(requester, request)).allowed;
+    } catch (e) {
+      if (e instanceof DomainError && (e.code === 'NOT_FOUND' || e.code === 'BAD_USER_INPUT')) return false;
+      throw e;
+    }
   }
 
   /** The decision the caller would get for these fields, for catalogue previews (not logged, not a release). */

@@ -1,5 +1,6 @@
 import { Inject } from '@nestjs/common';
 import { Args, Context, ID, Query, ResolveField, Resolver, Parent } from '@nestjs/graphql';
+import type { AccessRequest } from '../access/access-request.js';
 import { AccessService } from '../access/access.service.js';
 import { notFound } from '../errors/domain.error.js';
 import type { GatewayContext } from '../graphql/context.js';
@@ -39,8 +40,15 @@ export class CatalogueResolver {
       records: (raw.fields[n]?.effect ?? 'deny') as EffectEnum,
       aggregates: (agg.fields[n]?.effect ?? 'deny') as EffectEnum,
     }));
-    const records = raw.tier !== 'auditor' && countOnly.allow && fields.some((f) => rawVisible(f.records));
-    const aggregates = countOnly.allow;
+    // What the caller may ask is decided by the query path's own decision (decide), not read off field effects:
+    // a preview that says "records" must not be followed by a refusal.
+    const visible = fields.filter((f) => rawVisible(f.records)).map((f) => f.field);
+    const records =
+      raw.tier !== 'auditor' &&
+      visible.length > 0 &&
+      (await this.accessService.wouldAllow(ctx.requester, previewRequest(d.id, 'raw', visible)));
+    const aggregates =
+      countOnly.allow && (await this.accessService.wouldAllow(ctx.requester, previewRequest(d.id, 'aggregate', [])));
     return {
       tier: raw.tier as TierEnum,
       records,
@@ -80,4 +88,22 @@ export class CatalogueResolver {
       })),
     };
   }
+}
+
+/** The simplest request of a mode: records of the given fields, or a count by community. */
+function previewRequest(datasetId: string, mode: 'raw' | 'aggregate', fields: string[]): AccessRequest {
+  return {
+    datasetId,
+    mode,
+    purpose: null,
+    fields,
+    filters: [],
+    sort: [],
+    groupBy: mode === 'aggregate' ? { kind: 'level', level: 'community' } : null,
+    measures: mode === 'aggregate' ? [{ fn: 'count', field: null }] : [],
+    within: null,
+    bbox: null,
+    first: 1,
+    offset: 0,
+  };
 }

@@ -100,11 +100,19 @@ program
   .requiredOption('--org <org>', 'department id, e.g. planning-bureau')
   .addOption(new Option('--role <role...>', 'one or more roles').choices([...ROLES]).makeOptionMandatory())
   .option('--sub <sub>', 'subject id (default: <role>@<org>)')
-  .option('--ttl <seconds>', 'lifetime in seconds', '3600')
+  .option('--ttl <seconds>', 'lifetime in seconds (at most CITYGATE_TOKEN_MAX_LIFETIME_SECONDS, 12 h)', '3600')
   .action(async (opts: { org: string; role: Role[]; sub?: string; ttl: string }) => {
     const cfg = config();
     if (cfg.jwksUrl) {
       console.error('JWKS_URL is set: tokens come from your identity provider, not from citygate.');
+      process.exit(2);
+    }
+    const ttl = Number(opts.ttl);
+    if (!Number.isInteger(ttl) || ttl < 1 || ttl > cfg.tokenMaxLifetimeSeconds) {
+      console.error(
+        `--ttl must be a whole number of seconds from 1 to ${cfg.tokenMaxLifetimeSeconds} ` +
+          '(CITYGATE_TOKEN_MAX_LIFETIME_SECONDS): the gateway refuses longer-lived tokens.',
+      );
       process.exit(2);
     }
     const issuer = await LocalIssuer.open(cfg);
@@ -112,7 +120,7 @@ program
       sub: opts.sub ?? `${opts.role[0]}@${opts.org}`,
       org: opts.org,
       roles: opts.role,
-      ttlSeconds: Number(opts.ttl),
+      ttlSeconds: ttl,
     });
     console.log(token);
   });

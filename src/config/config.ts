@@ -27,6 +27,8 @@ const schema = z.object({
   CITYGATE_JWT_ISSUER: z.string().min(1).default('citygate-local'),
   /** Expected `aud` of bearer tokens. */
   CITYGATE_JWT_AUDIENCE: z.string().min(1).default('citygate'),
+  /** Longest accepted bearer-token lifetime in seconds (exp − iat). Default 43200 (12 h); tokens beyond are refused. */
+  CITYGATE_TOKEN_MAX_LIFETIME_SECONDS: int(60, 30 * 24 * 3600).default(12 * 3600),
   /** Seed the demo city on first start when the store is empty. Default true. */
   CITYGATE_DEMO: bool.default(true),
   /** Rooms in the demo city. Default 100000. */
@@ -135,6 +137,8 @@ export interface Config {
   jwksUrl: string | null;
   jwtIssuer: string;
   jwtAudience: string;
+  /** Longest accepted bearer-token lifetime, in seconds. */
+  tokenMaxLifetimeSeconds: number;
   demo: { enabled: boolean; rooms: number; seed: string };
   policyWasmPath: string;
   /** Directory of the built web console. */
@@ -202,6 +206,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jwksUrl: c.JWKS_URL ?? null,
     jwtIssuer: c.CITYGATE_JWT_ISSUER,
     jwtAudience: c.CITYGATE_JWT_AUDIENCE,
+    tokenMaxLifetimeSeconds: c.CITYGATE_TOKEN_MAX_LIFETIME_SECONDS,
     demo: { enabled: c.CITYGATE_DEMO, rooms: c.CITYGATE_DEMO_ROOMS, seed: c.CITYGATE_DEMO_SEED },
     policyWasmPath: path.resolve(c.CITYGATE_POLICY_WASM ?? path.join(REPO_ROOT, 'policies/build/policy.wasm')),
     consoleDir: path.resolve(c.CITYGATE_CONSOLE_DIR ?? path.join(REPO_ROOT, 'console/dist')),

@@ -14,6 +14,8 @@ interface Mapped {
 }
 
 const SUGGESTION = /\s*Did you mean [^?]*\?/g;
+/** Mercurius's fixed text for a mutation (or subscription) sent over GET. */
+const MERCURIUS_GET_MUTATION = 'Operation cannot be performed via a GET request';
 
 /**
  * The one mapping from anything thrown to a GraphQL error with a stable code. Messages are the fixed,
@@ -77,6 +79,15 @@ export function mapError(err: unknown, admin: boolean): Mapped {
     code === 'MER_ERR_METHOD_NOT_ALLOWED'
   ) {
     return { code: 'BAD_USER_INPUT', message: (original as Error).message, status: 400, extensions: {} };
+  }
+  if (original instanceof Error && original.message === MERCURIUS_GET_MUTATION) {
+    // Mercurius unwraps MER_ERR_METHOD_NOT_ALLOWED into this bare Error before the formatter sees it.
+    return {
+      code: 'BAD_USER_INPUT',
+      message: 'Mutations must be sent with POST, not GET.',
+      status: 405,
+      extensions: {},
+    };
   }
   if (err instanceof GraphQLError && (!err.originalError || err.originalError instanceof GraphQLError)) {
     // Syntax, validation and coercion errors from graphql itself.

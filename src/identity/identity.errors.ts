@@ -18,7 +18,9 @@ export type AuthFailure =
   /** Credentials sent the wrong way: other scheme, empty token, extra spaces, repeated header, both kinds. */
   | 'malformed-credentials'
   /** The token issuer's key set (JWKS) could not be fetched; the request is refused (fail closed). */
-  | 'verifier-unavailable';
+  | 'verifier-unavailable'
+  /** A valid token whose `org` is not in the organisation directory (a made-up or removed department). */
+  | 'unknown-org';
 
 export const AUTH_MESSAGES: Readonly<Record<AuthFailure, string>> = Object.freeze({
   'invalid-token': 'invalid token',
@@ -27,6 +29,7 @@ export const AUTH_MESSAGES: Readonly<Record<AuthFailure, string>> = Object.freez
   'malformed-credentials':
     'malformed credentials: send either "Authorization: Bearer <token>" or "X-Api-Key: <key>", once',
   'verifier-unavailable': 'tokens cannot be verified right now; try again later',
+  'unknown-org': 'the organisation in the token is not registered with this gateway',
 });
 
 export class AuthError extends Error {

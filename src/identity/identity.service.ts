@@ -2,7 +2,8 @@
  * Who is calling: turns request headers into a Requester.
  *
  * - no credentials                      → ANONYMOUS (role public)
- * - `Authorization: Bearer <jwt>`       → the token's subject, org and roles (via 'jwt')
+ * - `Authorization: Bearer <jwt>`       → the token's subject, org and roles (via 'jwt'); the org must be in
+ *                                         the directory (`orgs`), else AuthError 'unknown-org'
  * - `X-Api-Key: cg_<prefix>_<secret>`   → `apikey:<id>`, role public, no org (via 'api-key')
  * - both at once, a repeated header, another scheme, an empty token, extra spaces → AuthError.
  *
@@ -13,8 +14,9 @@
 import type { Config } from '../config/config.js';
 import type { Queryable } from '../store/db.port.js';
 import { verifyApiKey } from './api-keys.js';
-import { AuthError } from './identity.errors.js';
+import { AuthError, describeUntrusted } from './identity.errors.js';
 import { LocalIssuer } from './local-issuer.js';
+import { OrgDirectory } from './org-directory.js';
 import { ANONYMOUS, type Requester } from './requester.js';
 import { TokenVerifier } from './token-verifier.js';
 
@@ -32,10 +34,15 @@ export class IdentityService {
     readonly verifier: TokenVerifier,
     /** The embedded issuer (for the CLI's token command); null in JWKS mode. */
     readonly localIssuer: LocalIssuer | null,
+    private readonly orgs: OrgDirectory = new OrgDirectory(db),
   ) {}
 
   static async create(config: Config, db: Queryable): Promise<IdentityService> {
-    const options = { issuer: config.jwtIssuer, audience: config.jwtAudience };
+    const options = {
+      issuer: config.jwtIssuer,
+      audience: config.jwtAudience,
+      maxLifetimeSeconds: config.tokenMaxLifetimeSeconds,
+    };
     if (config.jwksUrl) {
       return new IdentityService(db, TokenVerifier.fromJwksUrl(config.jwksUrl, options), null);
     }
@@ -55,7 +62,12 @@ export class IdentityService {
     if (authorization !== undefined) {
       const m = BEARER.exec(authorization);
       if (!m) throw new AuthError('malformed-credentials', describeAuthorization(authorization));
-      return this.verifier.verify(m[1] as string);
+      const requester = await this.verifier.verify(m[1] as string);
+      // A signed token is not enough: its organisation must be in the directory (no tier for made-up orgs).
+      if (requester.org !== null && !(await this.orgs.has(requester.org))) {
+        throw new AuthError('unknown-org', `org ${describeUntrusted(requester.org)} is not in the directory`);
+      }
+      return requester;
     }
     return verifyApiKey(this.db, apiKey as string);
   }

@@ -46,6 +46,7 @@ function makeConfig(overrides: Partial<Config> = {}): Config {
     jwksUrl: null,
     jwtIssuer: ISS,
     jwtAudience: AUD,
+    tokenMaxLifetimeSeconds: 12 * 3600,
     demo: { enabled: false, rooms: 100, seed: 'test' },
     he: { workers: 1, maxOperations: 5000 },
     policyWasmPath: '/nonexistent/policy.wasm',

@@ -48,7 +48,15 @@ export interface VerifierOptions {
   audience: string;
   /** Default 30. */
   clockToleranceSeconds?: number;
+  /**
+   * Longest accepted lifetime (`exp` − `iat`, or `exp` − now without `iat`), in seconds. Default 43200 (12 h).
+   * A token valid for longer is refused, however well signed: a leaked long-lived token is a standing key.
+   */
+  maxLifetimeSeconds?: number;
 }
+
+/** Default longest token lifetime: 12 hours. */
+export const DEFAULT_MAX_LIFETIME_SECONDS = 12 * 3600;
 
 export interface RemoteVerifierOptions extends VerifierOptions {
   /** Timeout of one JWKS fetch. Default 5000 ms. */
@@ -120,6 +128,7 @@ class KeySetUnavailable extends Error {
 
 export class TokenVerifier {
   private readonly clockTolerance: number;
+  private readonly maxLifetime: number;
 
   private constructor(
     private readonly keys: KeyResolver,
@@ -132,6 +141,9 @@ export class TokenVerifier {
     const tol = options.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS;
     if (!Number.isInteger(tol) || tol < 0 || tol > 300) throw new RangeError('clockToleranceSeconds must be 0..300');
     this.clockTolerance = tol;
+    const max = options.maxLifetimeSeconds ?? DEFAULT_MAX_LIFETIME_SECONDS;
+    if (!Number.isInteger(max) || max < 60) throw new RangeError('maxLifetimeSeconds must be a whole number ≥ 60');
+    this.maxLifetime = max;
   }
 
   /** Verifies tokens of the embedded issuer (its public key set). */
@@ -189,9 +201,24 @@ export class TokenVerifier {
     }
 
     const payload = await this.verifySignatureAndTimes(token);
+    this.checkLifetime(payload);
     const claims = checkIdentityClaims(payload);
     if (typeof claims === 'string') throw invalid(claims);
     return { sub: claims.sub, org: claims.org, roles: claims.roles, via: 'jwt' };
+  }
+
+  /** `iat` not in the future (beyond the clock tolerance), and the token's lifetime within the maximum. */
+  private checkLifetime(payload: JWTPayload): void {
+    const now = Math.floor(Date.now() / 1000);
+    const { iat, exp } = payload;
+    if (typeof exp !== 'number') throw invalid('claim "exp" missing');
+    if (iat !== undefined) {
+      if (typeof iat !== 'number' || !Number.isFinite(iat)) throw invalid('claim "iat" is not a number');
+      if (iat > now + this.clockTolerance) throw invalid('claim "iat" is in the future');
+      if (exp - iat > this.maxLifetime) throw invalid(`lifetime exp-iat above ${this.maxLifetime} s`);
+    } else if (exp - now > this.maxLifetime + this.clockTolerance) {
+      throw invalid(`claim "exp" more than ${this.maxLifetime} s ahead (no "iat")`);
+    }
   }
 
   private async verifySignatureAndTimes(token: string): Promise<JWTPayload> {

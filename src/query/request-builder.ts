@@ -10,17 +10,22 @@ import {
 } from './dto/records.args.js';
 
 const MAX_LIST = 50;
+/** Most values of one `in` filter. */
+const MAX_IN_VALUES = 1000;
+/** Most sort keys. */
+const MAX_SORT = 5;
 
 /** Turns GraphQL arguments into an AccessRequest, refusing malformed input with BAD_USER_INPUT. */
 export function recordsRequest(args: RecordsArgs, headerPurpose: string | null, maxPageSize: number): AccessRequest {
   if (!Number.isInteger(args.first) || args.first < 1) throw badInput('first must be at least 1.');
   if (args.first > maxPageSize) throw limitExceeded(`first may be at most ${maxPageSize}.`);
   if (args.fields.length > MAX_LIST) throw badInput(`At most ${MAX_LIST} fields.`);
+  if ((args.sort?.length ?? 0) > MAX_SORT) throw limitExceeded(`At most ${MAX_SORT} sort keys.`);
   return {
     ...scope(args, headerPurpose),
     mode: 'raw',
     fields: [...new Set(args.fields)],
-    sort: (args.sort ?? []).slice(0, 5).map((s) => ({ field: s.field, descending: s.descending })),
+    sort: (args.sort ?? []).map((s) => ({ field: s.field, descending: s.descending })),
     groupBy: null,
     measures: [],
     first: args.first,
@@ -55,10 +60,12 @@ export function aggregateRequest(args: AggregateArgs, headerPurpose: string | nu
 }
 
 function scope(args: RecordsArgs | AggregateArgs, headerPurpose: string | null) {
+  // Refused, never truncated: silently dropping a filter would answer a broader question than was asked.
+  if ((args.filter?.length ?? 0) > MAX_LIST) throw limitExceeded(`At most ${MAX_LIST} filters.`);
   return {
     datasetId: args.dataset,
     purpose: purposeOf(args.purpose ?? null, headerPurpose),
-    filters: (args.filter ?? []).slice(0, MAX_LIST + 1).map(toFieldFilter),
+    filters: (args.filter ?? []).map(toFieldFilter),
     within: args.within ?? null,
     bbox: args.bbox ? bbox(args.bbox) : null,
   };
@@ -79,6 +86,7 @@ export function toFieldFilter(f: FieldFilterInput): FieldFilter {
   if (f.op === FilterOpEnum.in) {
     if (!f.values || f.values.some((v) => v === null || typeof v === 'boolean'))
       throw badInput('"in" needs `values`: strings or numbers.');
+    if (f.values.length > MAX_IN_VALUES) throw limitExceeded(`An "in" filter takes at most ${MAX_IN_VALUES} values.`);
     return { field: f.field, op: 'in', value: f.values as (string | number)[] };
   }
   if (f.value === undefined || f.value === null) throw badInput(`Filter "${f.op}" needs a value.`);
