@@ -111,6 +111,10 @@ let issuerPublic: JWK;
 before(async () => {
   db = await PgliteDb.open(null);
   await migrate(db);
+  // The directory knows these departments; a token naming any other org is refused (see the unknown-org test).
+  for (const org of ['housing', 'planning', 'police']) {
+    await db.query(`insert into orgs (id, name, name_zh, kind) values ($1, $1, $1, 'department')`, [org]);
+  }
   config = makeConfig();
   service = await IdentityService.create(config, db);
   assert.ok(service.localIssuer);
@@ -636,5 +640,20 @@ describe('JWKS mode', () => {
     });
     const token = await idpToken(esKey, esKid);
     await rejectsAuth(verifier.verify(token), token, 'verifier-unavailable');
+  });
+});
+
+describe('organisation directory', () => {
+  it('refuses a well-signed token whose org is not registered, and serves it once the org is', async () => {
+    const token = await issuer.mint({ sub: 'a@ghost', org: 'ghost-bureau', roles: ['analyst'], ttlSeconds: 60 });
+    await assert.rejects(service.authenticate({ authorization: `Bearer ${token}` }), (e: unknown) => {
+      assert.ok(e instanceof AuthError);
+      assert.equal(e.reason, 'unknown-org');
+      assert.equal(e.message, AUTH_MESSAGES['unknown-org']);
+      return true;
+    });
+    await db.query(`insert into orgs (id, name, name_zh, kind) values ('ghost-bureau', 'g', 'g', 'department')`);
+    const r = await service.authenticate({ authorization: `Bearer ${token}` });
+    assert.equal(r.org, 'ghost-bureau');
   });
 });
