@@ -25,7 +25,14 @@ import { startTestGateway, type TestGateway } from '../support/test-gateway.js';
 
 const ARTIFACTS = path.resolve('.test-artifacts/console');
 const CHROMIUM = process.env.CITYGATE_CHROMIUM ?? '/usr/bin/chromium';
-const JOB_ENV = { CITYGATE_SANDBOX_WORKERS: '1', CITYGATE_JOB_POLL_MS: '50', CITYGATE_JOB_DUMMY_ROWS: '3000' };
+// A loaded test machine gets a generous request deadline: the owner's page starts a SEAL worker thread on its
+// first encrypted aggregate, and that is not what these tests are about.
+const JOB_ENV = {
+  CITYGATE_SANDBOX_WORKERS: '1',
+  CITYGATE_JOB_POLL_MS: '50',
+  CITYGATE_JOB_DUMMY_ROWS: '3000',
+  CITYGATE_REQUEST_TIMEOUT_MS: '120000',
+};
 const JOB_STATUS = `query($id: ID!) { job(id: $id) { status } }`;
 const SUBMIT_JOB = `mutation($input: SubmitJobInput!) { submitJob(input: $input) { id } }`;
 
