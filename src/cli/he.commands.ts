@@ -18,7 +18,11 @@ import { BFV_PARAMS, CKKS_PARAMS, createHeContext, type HeContext, type HeScheme
 import { generateOwnerKeys, type SecretKeyBytes } from '../encrypted/keys.js';
 import { KeyHolder } from '../encrypted/keyholder.js';
 import type { UploadProgress } from '../encrypted/encrypted-columns.service.js';
-import { KEY_BUNDLE_PART_BYTES, ROW_IDS_PER_PART } from '../encrypted/encrypted-uploads.service.js';
+import {
+  CIPHERTEXT_PART_BYTES,
+  KEY_BUNDLE_PART_BYTES,
+  ROW_IDS_PER_PART,
+} from '../encrypted/encrypted-uploads.service.js';
 import type { Compression } from '../encrypted/seal-format.js';
 import {
   fileCheckpoint,
@@ -124,6 +128,33 @@ export async function uploadKeyBundle(
  * first, whose answer lists the parts still missing (or, for a list the gateway already holds, none). Returns
  * the column's ciphertext progress.
  */
+/**
+ * Sends ciphertext `index` in parts of at most CIPHERTEXT_PART_BYTES (a ciphertext at a larger ring degree, or
+ * under a smaller body limit, does not fit one request). Parts are idempotent; the last one stores it.
+ */
+export async function uploadCiphertext(
+  gql: GatewayGraphql,
+  dataset: string,
+  column: string,
+  index: number,
+  bytes: Uint8Array,
+): Promise<void> {
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const parts = Math.max(1, Math.ceil(bytes.length / CIPHERTEXT_PART_BYTES));
+  for (let p = 0; p < parts; p++) {
+    const slice = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).subarray(
+      p * CIPHERTEXT_PART_BYTES,
+      (p + 1) * CIPHERTEXT_PART_BYTES,
+    );
+    await gql(
+      `mutation($d: String!, $c: String!, $i: Int!, $s: String!, $p: Int!, $n: Int!, $b: String!) {
+        uploadCiphertextPart(dataset: $d, column: $c, index: $i, sha256: $s, part: $p, parts: $n, bytes: $b) { received }
+      }`,
+      { d: dataset, c: column, i: index, s: sha256, p, n: parts, b: slice.toString('base64') },
+    );
+  }
+}
+
 export async function uploadColumnRows(
   gql: GatewayGraphql,
   dataset: string,
@@ -339,7 +370,6 @@ export function registerHeCommands(program: Command): void {
         const ctx = await heContext(bundle.scheme);
         try {
           const gql = httpGraphql(opts.gateway, token(opts));
-          const vars = { d: opts.dataset, c: opts.column };
           // The layout is known before encrypting: rows, slot count and key id.
           // Every value is checked before anything goes up: a bad row stops the upload with its row number.
           checkColumn(ctx, values, opts.maxAbs);
@@ -371,10 +401,7 @@ export function registerHeCommands(program: Command): void {
             compression: mode,
             onCiphertext: async (index, bytes) => {
               if (!missing.has(index)) return;
-              await gql(
-                'mutation($d: String!, $c: String!, $i: Int!, $b: String!) { uploadCiphertextChunk(dataset: $d, column: $c, index: $i, ciphertext: $b) { received } }',
-                { ...vars, i: index, b: Buffer.from(bytes).toString('base64') },
-              );
+              await uploadCiphertext(gql, opts.dataset, opts.column, index, bytes);
               bar({ phase: 'upload', done: ++sent, total: layout.ciphertexts });
             },
           });

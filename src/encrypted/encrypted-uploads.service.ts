@@ -7,11 +7,14 @@
  * - A key bundle whose parts are all in is acknowledged at once and checked in the background (loading its
  *   Galois keys takes a SEAL worker seconds, minutes under load): `keyBundleStatus` reports `checking`, then
  *   `stored` with the key id or `rejected` with why. A check cut by a restart is started again when polled.
+ * - A ciphertext may go up in parts as well (one at N = 8192 fits a request, a larger ring degree's or a smaller
+ *   body limit's does not): when every part is in, the joined bytes must hash to the announced SHA-256 and are
+ *   stored like a whole ciphertext (EncryptedColumnsService.putChunk), the parts dropped.
  * - A record-id list whose parts are all in must hash to the announced SHA-256; then the column upload begins
  *   (EncryptedColumnsService.beginColumn) and the answer carries the ciphertext progress. Announcing a list that
  *   is already stored resumes with the ciphertexts at once.
  */
-import { DomainError, badInput } from '../errors/domain.error.js';
+import { DomainError, badInput, notFound } from '../errors/domain.error.js';
 import type { Requester } from '../identity/requester.js';
 import { fastCanonicalJson } from '../ledger/canonical-json.js';
 import type { Db } from '../store/db.port.js';
@@ -31,6 +34,10 @@ export const ROW_IDS_PER_PART = 10_000;
 export const MAX_RECORD_ID_LENGTH = 64;
 /** Most parts of one row list (2,000 × 10,000 = 20 million rows, the demo city's upper bound). */
 export const ROW_MAX_PARTS = 2_000;
+/** Largest part of one ciphertext, in bytes (about 342 KiB as base64: a third of the default body limit). */
+export const CIPHERTEXT_PART_BYTES = 256 * 1024;
+/** Most parts of one ciphertext (64 × 256 KiB = 16 MiB, above a fresh ciphertext at N = 32768). */
+export const CIPHERTEXT_MAX_PARTS = 64;
 
 export type KeyBundleStatus = 'receiving' | 'checking' | 'stored' | 'rejected';
 
@@ -40,6 +47,11 @@ export interface KeyBundleProgress extends UploadProgress {
   keyId: string | null;
   /** Why the bundle was rejected. */
   message: string | null;
+}
+
+/** Parts of one ciphertext received and missing; once all are in, the column's ciphertext progress. */
+export interface CiphertextPartsProgress extends UploadProgress {
+  ciphertexts: UploadProgress | null;
 }
 
 export interface ColumnRowsProgress extends UploadProgress {
@@ -235,6 +247,97 @@ export class EncryptedUploadsService {
     }
     const ciphertexts = await this.columns.beginColumn(requester, datasetId, column, layout, ids, rowsSha256);
     await drop();
+    return { received: count, total: count, missing: [], ciphertexts };
+  }
+
+  /**
+   * Stores part `index` of `count` of ciphertext `chunk` of a column (`ciphertextSha256`: the hex SHA-256 of
+   * the whole ciphertext). A ciphertext already stored with that hash answers at once; another one is refused.
+   */
+  async putCiphertextPart(
+    requester: Requester,
+    datasetId: string,
+    column: string,
+    part: { chunk: number; ciphertextSha256: string; index: number; count: number; bytes: Uint8Array },
+  ): Promise<CiphertextPartsProgress> {
+    this.columns.ownedColumn(requester, datasetId, column);
+    const { chunk, ciphertextSha256, index, count, bytes } = part;
+    if (!SHA256.test(ciphertextSha256)) throw badInput('sha256 is the lowercase hex SHA-256 of the ciphertext.');
+    if (!Number.isSafeInteger(count) || count < 1 || count > CIPHERTEXT_MAX_PARTS) {
+      throw badInput(`A ciphertext has 1 to ${CIPHERTEXT_MAX_PARTS} parts.`);
+    }
+    if (!Number.isSafeInteger(index) || index < 0 || index >= count) throw badInput('No such part index.');
+    if (bytes.length === 0 || bytes.length > CIPHERTEXT_PART_BYTES) {
+      throw badInput(`A part holds 1 to ${CIPHERTEXT_PART_BYTES} bytes.`);
+    }
+    const col = [datasetId, column] as const;
+    const meta = await this.db.query<{ ciphertexts: number }>(
+      `select ciphertexts from he_columns where dataset_id = $1 and column_name = $2`,
+      [...col],
+    );
+    if (!meta[0]) throw notFound('Begin the column upload first.');
+    if (!Number.isSafeInteger(chunk) || chunk < 0 || chunk >= Number(meta[0].ciphertexts)) {
+      throw badInput('No such ciphertext index.');
+    }
+    const done = await this.db.query<{ sha256: string }>(
+      `select sha256 from he_ciphertexts where dataset_id = $1 and column_name = $2 and chunk_idx = $3`,
+      [...col, chunk],
+    );
+    if (done[0]) {
+      if (done[0].sha256 !== ciphertextSha256)
+        throw badInput('A different ciphertext is already stored at this index.');
+      return { received: count, total: count, missing: [], ciphertexts: await this.columns.progress(...col) };
+    }
+    const partHash = sha256Hex(bytes);
+    const where = 'dataset_id = $1 and column_name = $2 and chunk_idx = $3';
+    const missing = await this.db.transaction(async (tx) => {
+      // Parts of another announced ciphertext at this index (an upload started over) are dropped.
+      await tx.query(`delete from he_ciphertext_parts where ${where} and ciphertext_sha256 <> $4`, [
+        ...col,
+        chunk,
+        ciphertextSha256,
+      ]);
+      const put = await tx.query<{ part_sha256: string; part_count: number }>(
+        `insert into he_ciphertext_parts (dataset_id, column_name, chunk_idx, ciphertext_sha256, part_idx, part_count,
+           part_sha256, bytes) values ($1, $2, $3, $4, $5, $6, $7, $8)
+         on conflict (dataset_id, column_name, chunk_idx, ciphertext_sha256, part_idx)
+           do update set part_idx = he_ciphertext_parts.part_idx
+         returning part_sha256, part_count`,
+        [...col, chunk, ciphertextSha256, index, count, partHash, bytes],
+      );
+      if (put[0]?.part_sha256 !== partHash || Number(put[0]?.part_count) !== count) {
+        throw badInput(`Part ${index}: a different part is already stored at this index.`);
+      }
+      const parts = await tx.query<{ part_idx: number }>(
+        `select part_idx from he_ciphertext_parts where ${where} and ciphertext_sha256 = $4`,
+        [...col, chunk, ciphertextSha256],
+      );
+      return missingOf(parts, count);
+    });
+    if (missing.length > 0) return { received: count - missing.length, total: count, missing, ciphertexts: null };
+
+    const parts = await this.db.query<{ bytes: Uint8Array }>(
+      `select bytes from he_ciphertext_parts where ${where} and ciphertext_sha256 = $4 order by part_idx`,
+      [...col, chunk, ciphertextSha256],
+    );
+    const whole = Buffer.concat(parts.map((p) => Buffer.from(p.bytes)));
+    const drop = () =>
+      this.db.query(`delete from he_ciphertext_parts where ${where} and ciphertext_sha256 = $4`, [
+        ...col,
+        chunk,
+        ciphertextSha256,
+      ]);
+    if (sha256Hex(whole) !== ciphertextSha256) {
+      await drop();
+      throw badInput(`Ciphertext ${chunk}: the parts do not add up to the announced ciphertext; upload it again.`);
+    }
+    // The same checks and storage as a ciphertext sent whole.
+    let ciphertexts: UploadProgress;
+    try {
+      ciphertexts = await this.columns.putChunk(requester, datasetId, column, chunk, whole);
+    } finally {
+      await drop();
+    }
     return { received: count, total: count, missing: [], ciphertexts };
   }
 

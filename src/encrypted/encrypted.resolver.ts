@@ -12,7 +12,12 @@ import { Governed } from '../graphql/governed.js';
 import type { AggregateKind } from './aggregator.js';
 import type { ColumnLayout } from './column-codec.js';
 import { EncryptedColumnsService } from './encrypted-columns.service.js';
-import { EncryptedUploadsService, KEY_BUNDLE_PART_BYTES, ROW_IDS_PER_PART } from './encrypted-uploads.service.js';
+import {
+  CIPHERTEXT_PART_BYTES,
+  EncryptedUploadsService,
+  KEY_BUNDLE_PART_BYTES,
+  ROW_IDS_PER_PART,
+} from './encrypted-uploads.service.js';
 import { fromBase64, parseBundle, parseJson } from './key-bundle-json.js';
 
 const KINDS: readonly AggregateKind[] = ['sum', 'count', 'mean', 'weightedSum'];
@@ -47,6 +52,18 @@ export class ColumnRowsProgressModel {
   @Field(() => UploadProgressModel, {
     nullable: true,
     description: 'once every part is in: the ciphertexts received and still missing',
+  })
+  ciphertexts!: UploadProgressModel | null;
+}
+
+@ObjectType('CiphertextPartsProgress')
+export class CiphertextPartsProgressModel {
+  @Field(() => Int) received!: number;
+  @Field(() => Int) total!: number;
+  @Field(() => [Int], { description: 'parts of this ciphertext still missing' }) missing!: number[];
+  @Field(() => UploadProgressModel, {
+    nullable: true,
+    description: 'once every part is in: the column’s ciphertexts received and still missing',
   })
   ciphertexts!: UploadProgressModel | null;
 }
@@ -178,6 +195,28 @@ export class EncryptedResolver {
     @Args('ciphertext') ciphertext: string,
   ): Promise<UploadProgressModel> {
     return this.svc.putChunk(ctx.requester, dataset, column, index, fromBase64(ciphertext));
+  }
+
+  @Mutation(() => CiphertextPartsProgressModel, {
+    description: `Upload part \`part\` of \`parts\` (at most ${CIPHERTEXT_PART_BYTES} bytes, base64) of ciphertext \`index\`; \`sha256\` is the hex SHA-256 of the whole ciphertext. The last part stores it. Idempotent: re-send to resume.`,
+  })
+  async uploadCiphertextPart(
+    @Context() ctx: GatewayContext,
+    @Args('dataset') dataset: string,
+    @Args('column') column: string,
+    @Args('index', { type: () => Int }) index: number,
+    @Args('sha256') sha256: string,
+    @Args('part', { type: () => Int }) part: number,
+    @Args('parts', { type: () => Int }) parts: number,
+    @Args('bytes') bytes: string,
+  ): Promise<CiphertextPartsProgressModel> {
+    return this.uploads.putCiphertextPart(ctx.requester, dataset, column, {
+      chunk: index,
+      ciphertextSha256: sha256,
+      index: part,
+      count: parts,
+      bytes: fromBase64(bytes),
+    });
   }
 
   @Governed()

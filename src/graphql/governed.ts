@@ -69,6 +69,7 @@ export const METADATA_FIELDS: Record<string, string> = {
   uploadEncryptedColumnRows: "one part of the owner's record-id list in; returns upload progress",
   beginEncryptedColumn: 'the owner starts (or resumes) a column upload; returns upload progress',
   uploadCiphertextChunk: 'the owner uploads one ciphertext; returns upload progress',
+  uploadCiphertextPart: 'the owner uploads one part of a ciphertext; returns upload progress',
   encryptedComputations:
     "the owner's encrypted computations awaiting or past its approval: who, why, kind, cell and unit counts; no values",
   encryptedComputation: 'one encrypted computation of the owner, for its approval or its key holder; no values',

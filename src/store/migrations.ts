@@ -606,4 +606,25 @@ create table he_key_bundle_checks (
 );
 `,
   },
+  {
+    id: '0017_he_ciphertext_parts',
+    sql: `
+-- A ciphertext arrives in bounded parts (at larger ring degrees, or under a smaller body limit, one ciphertext
+-- exceeds a request), kept until all are in and they hash to the announced SHA-256; then it is stored in
+-- he_ciphertexts and its parts dropped.
+create table he_ciphertext_parts (
+  dataset_id text not null,
+  column_name text not null,
+  chunk_idx int not null,
+  ciphertext_sha256 text not null,
+  part_idx int not null,
+  part_count int not null,
+  part_sha256 text not null,
+  bytes bytea not null,
+  uploaded_at timestamptz not null default now(),
+  primary key (dataset_id, column_name, chunk_idx, ciphertext_sha256, part_idx),
+  foreign key (dataset_id, column_name) references he_columns(dataset_id, column_name) on delete cascade
+);
+`,
+  },
 ];

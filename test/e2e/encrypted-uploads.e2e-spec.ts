@@ -17,7 +17,8 @@ import { bundleToJson, parseBundle } from '../../src/encrypted/key-bundle-json.j
 import { generateOwnerKeys } from '../../src/encrypted/keys.js';
 import { readSealHeader } from '../../src/encrypted/seal-format.js';
 import { loadSeal } from '../../src/encrypted/seal-runtime.js';
-import { KEY_BUNDLE_PART_BYTES } from '../../src/encrypted/encrypted-uploads.service.js';
+import { encryptColumn } from '../../src/encrypted/column-codec.js';
+import { CIPHERTEXT_PART_BYTES, KEY_BUNDLE_PART_BYTES } from '../../src/encrypted/encrypted-uploads.service.js';
 import { startTestGateway, type TestGateway } from '../support/test-gateway.js';
 
 const CLI = path.resolve(import.meta.dirname, '../../src/cli/main.js');
@@ -46,6 +47,7 @@ describe('owner uploads: background key checks, row-level messages, uncompressed
   let owner: string;
   let gateway: string;
   let dir: string;
+  let electricityKeys: ReturnType<typeof generateOwnerKeys> | undefined;
 
   const run = (args: string[]) =>
     new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
@@ -86,6 +88,7 @@ describe('owner uploads: background key checks, row-level messages, uncompressed
 
   it('acknowledges the last key-bundle part at once, checks it in the background, and answers a re-run', async () => {
     const keys = generateOwnerKeys(ctx);
+    electricityKeys = keys;
     const json = Buffer.from(bundleToJson(keys.public));
     const sha = createHash('sha256').update(json).digest('hex');
     const count = Math.ceil(json.length / KEY_BUNDLE_PART_BYTES);
@@ -186,5 +189,86 @@ describe('owner uploads: background key checks, row-level messages, uncompressed
     );
     assert.ok(stored.length > 0);
     for (const s of stored) assert.equal(readSealHeader(new Uint8Array(s.bytes))?.compression, 'none');
+  });
+
+  it('a ciphertext goes up in bounded parts: out of order, resumable, and refused when the parts do not add up', async () => {
+    assert.ok(electricityKeys, 'the first test stored the electricity key bundle');
+    const rows = await tg.gw.db.query<{ id: string; v: number }>(
+      `select id, round(electricity_kwh)::int as v from ds_building_energy order by id`,
+    );
+    const upload = await encryptColumn(
+      ctx,
+      electricityKeys.public,
+      rows.map((r) => Number(r.v)),
+      { maxAbs: 1_000_000, compression: 'none' },
+    );
+    const begun = await tg.gql(
+      `mutation($l: String!, $ids: [String!]!) { beginEncryptedColumn(dataset: "${DS}", column: "electricity_kwh", layout: $l, recordIds: $ids) { missing } }`,
+      { l: JSON.stringify(upload.layout), ids: rows.map((r) => r.id) },
+      { token: owner },
+    );
+    assert.deepEqual((begun.body.data?.beginEncryptedColumn as { missing: number[] }).missing, [0]);
+    const ct = Buffer.from(upload.ciphertexts[0]!);
+    const parts = Math.ceil(ct.length / CIPHERTEXT_PART_BYTES);
+    assert.ok(parts >= 2, `an uncompressed ciphertext (${ct.length} bytes) takes several parts`);
+    const sha = createHash('sha256').update(ct).digest('hex');
+    const slice = (p: number) => ct.subarray(p * CIPHERTEXT_PART_BYTES, (p + 1) * CIPHERTEXT_PART_BYTES);
+    const PARTS = `mutation($s: String!, $p: Int!, $n: Int!, $b: String!) {
+      uploadCiphertextPart(dataset: "${DS}", column: "electricity_kwh", index: 0, sha256: $s, part: $p, parts: $n, bytes: $b) {
+        received total missing ciphertexts { received total missing }
+      }
+    }`;
+    type PartsProgress = { received: number; missing: number[]; ciphertexts: { received: number } | null };
+    const send = async (p: number, bytes: Buffer, s = sha) => {
+      const r = await tg.gql(PARTS, { s, p, n: parts, b: bytes.toString('base64') }, { token: owner });
+      return { body: r.body, progress: r.body.data?.uploadCiphertextPart as PartsProgress | undefined };
+    };
+    const code = (body: { errors?: { extensions?: { code?: string } }[] }) => body.errors?.[0]?.extensions?.code;
+
+    // A part above the bound, and parts from anyone but the owner, are refused.
+    const big = await send(0, Buffer.alloc(CIPHERTEXT_PART_BYTES + 1));
+    assert.equal(code(big.body), 'BAD_USER_INPUT');
+    const stranger = await tg.gql(
+      PARTS,
+      { s: sha, p: 0, n: parts, b: slice(0).toString('base64') },
+      { token: await tg.token('civil-affairs', ['owner']) },
+    );
+    assert.equal(code(stranger.body), 'FORBIDDEN');
+
+    // The last part first: the answer lists what is missing; a different part at a stored index is refused.
+    const last = await send(parts - 1, slice(parts - 1));
+    assert.deepEqual(last.progress?.missing, [...Array(parts - 1).keys()]);
+    assert.equal(last.progress?.ciphertexts, null);
+    assert.equal(code((await send(parts - 1, slice(0))).body), 'BAD_USER_INPUT');
+
+    // Parts that do not hash to the announced ciphertext: refused with why, nothing stored, a fresh start works.
+    const wrongSha = createHash('sha256').update('another ciphertext').digest('hex');
+    for (let p = 0; p < parts - 1; p++) await send(p, slice(p), wrongSha);
+    const bad = await send(parts - 1, slice(parts - 1), wrongSha);
+    assert.equal(code(bad.body), 'BAD_USER_INPUT');
+    assert.match(bad.body.errors?.[0]?.message ?? '', /do not add up/);
+    const none = await tg.gw.db.query(
+      `select 1 from he_ciphertexts where dataset_id = $1 and column_name = 'electricity_kwh'`,
+      [DS],
+    );
+    assert.equal(none.length, 0);
+
+    // Resume with the right hash: the stored parts of the abandoned upload are gone, every part is needed.
+    let progress: PartsProgress | undefined;
+    for (let p = 0; p < parts; p++) progress = (await send(p, slice(p))).progress;
+    assert.deepEqual(progress?.missing, []);
+    assert.equal(progress?.ciphertexts?.received, 1);
+    const stored = await tg.gw.db.query<{ bytes: Uint8Array }>(
+      `select bytes from he_ciphertexts where dataset_id = $1 and column_name = 'electricity_kwh' and chunk_idx = 0`,
+      [DS],
+    );
+    assert.ok(Buffer.from(stored[0]!.bytes).equals(ct), 'the stored ciphertext is the joined parts');
+    const leftover = await tg.gw.db.query(`select 1 from he_ciphertext_parts where dataset_id = $1`, [DS]);
+    assert.equal(leftover.length, 0, 'parts are dropped once joined');
+
+    // A re-run answers at once; another ciphertext at a stored index is refused.
+    assert.deepEqual((await send(0, slice(0))).progress?.missing, []);
+    const other = createHash('sha256').update('x').digest('hex');
+    assert.equal(code((await send(0, slice(0), other)).body), 'BAD_USER_INPUT');
   });
 });
