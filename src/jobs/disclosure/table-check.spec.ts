@@ -123,6 +123,34 @@ describe('checkTable: ACRO defaults and primary rules', () => {
     assert.equal(r.status, 'released');
   });
 
+  it("nk-dominance is ACRO's ≥: two contributors holding exactly 90% hide the value; 89.9% does not", () => {
+    const table = (top2: number) => ({
+      columns: ['ward', 'count', 'income'],
+      rows: [
+        ['a', 12, 1000],
+        ['b', 15, 1000],
+        ['c', 20, 1000],
+        ['d', 20, 1000],
+      ],
+      contributors: {
+        income: [
+          [top2 - 300, 300],
+          [200, 100],
+          [300, 100],
+          [250, 150],
+        ],
+      },
+    });
+    const exact = checkTable(table(900), { keys: ['ward'] });
+    assert.deepEqual(
+      exact.suppressions.filter((s) => s.rule === 'dominance').map((s) => s.key.ward),
+      ['a'],
+      'exactly 90% is dominated',
+    );
+    const below = checkTable(table(899), { keys: ['ward'] });
+    assert.deepEqual(below.suppressions, [], '89.9% is not');
+  });
+
   it('nk-dominance: two contributors over 90% of a cell hide that value (not its count)', () => {
     const r = checkTable(
       {

@@ -197,7 +197,9 @@ export function checkTable(table: AggregateTable, options: DisclosureOptions): T
       }
       if (totalAbs === 0) continue;
       const topN = top.slice(0, o.n).reduce((s, x) => s + x, 0);
-      if (topN > o.k * totalAbs) {
+      // ACRO's rule is ≥: a cell whose n largest hold exactly k of it is dominated. The ratio (not o.k × total,
+      // where 0.9 × 100 rounds above 90) keeps "exactly k" exact for the round shares it is tested on.
+      if (topN / totalAbs >= o.k) {
         hide(r, v, 'dominance');
         continue;
       }
