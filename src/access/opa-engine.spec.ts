@@ -204,11 +204,11 @@ describe('OpaPolicyEngine with the committed bundle', () => {
     assert.equal(none.grantId, null);
   });
 
-  it('owner: everything, but core fields only in sandbox/encrypted', () => {
+  it('owner: every field of its own dataset, core ones included, in every mode', () => {
     const raw = engine.evaluate(request(healthOwner, 'raw', [beds, diagnosis]));
     assert.equal(raw.tier, 'owner');
-    assert.equal(raw.allow, false);
-    assert.deepEqual(raw.fields.beds, { effect: 'deny', reason: 'core-never-leaves-raw' });
+    assert.equal(raw.allow, true);
+    assert.deepEqual(raw.fields.beds, { effect: 'allow', reason: 'owner' });
     assert.deepEqual(raw.fields.diagnosis, { effect: 'allow', reason: 'owner' });
     assert.equal(raw.minCell, 1);
     const encrypted = engine.evaluate(request(healthOwner, 'encrypted', [beds, diagnosis]));
@@ -312,8 +312,8 @@ describe('OpaPolicyEngine with the committed bundle', () => {
         for (const f of input.fields) {
           const d = out.fields[f.name]!;
           if (out.tier === 'auditor') assert.equal(d.effect, 'deny', 'auditors never see values');
-          if (f.grade === 'core' && (input.mode === 'raw' || input.mode === 'aggregate')) {
-            assert.equal(d.effect, 'deny', 'core never leaves raw');
+          if (f.grade === 'core' && out.tier !== 'owner' && (input.mode === 'raw' || input.mode === 'aggregate')) {
+            assert.equal(d.effect, 'deny', 'core never leaves its owner raw');
           }
           if (f.personal !== 'none' && out.tier !== 'owner' && input.mode !== 'sandbox' && input.mode !== 'encrypted') {
             assert.notEqual(d.effect, 'allow', 'personal fields are never raw outside the owner');

@@ -86,8 +86,8 @@ function reference(
   };
   const effect = (f: F): { effect: Effect; mask?: string } => {
     if (tier === 'auditor') return { effect: 'deny' };
+    if (tier === 'owner') return { effect: 'allow' }; // its own data, core fields included
     if (f.grade === 'core') return { effect: 'deny' }; // raw and aggregate modes only in this test
-    if (tier === 'owner') return { effect: 'allow' };
     if (f.openClass === 'closed') return { effect: 'deny' };
     if (f.openClass === 'conditional') {
       if (tier === 'public') return { effect: 'aggregate-only' };

@@ -196,20 +196,20 @@ test_department_on_unconditional_dataset if {
 	}
 }
 
-test_owner_core_field_never_leaves_raw if {
+test_owner_reads_its_own_core_field_raw if {
 	got := decision with input as _request(_health_owner, null, "raw", _dataset("core", "sensitive", "closed"), [_beds, _diagnosis])
 	got == {
-		"allow": false,
+		"allow": true,
 		"tier": "owner",
 		"fields": {
-			"beds": {"effect": "deny", "reason": "core-never-leaves-raw"},
+			"beds": {"effect": "allow", "reason": "owner"},
 			"diagnosis": {"effect": "allow", "reason": "owner"},
 		},
 		"geometry": {"effect": "allow"},
 		"minCell": 1,
 		"extent": null,
 		"grantId": null,
-		"reasons": ["tier:owner", "field:beds:core-never-leaves-raw"],
+		"reasons": ["tier:owner"],
 	}
 }
 

@@ -37,22 +37,20 @@ effect(f) := _effect(f) if {
 	input.mode in (_plain_modes | _shielded_modes)
 }
 
-# §2, steps 1 to 5, in order.
+# §2, steps 1 to 6, in order.
 _effect(f) := _deny("auditor-metadata-only") if {
 	tiers.tier == "auditor"
+} else := _allow("owner") if {
+	# The owner's own data does not leave when the owner reads it: every field, in every mode.
+	tiers.tier == "owner"
 } else := _deny("core-never-leaves-raw") if {
 	f.grade == "core"
 	input.mode in _plain_modes
-} else := _allow("owner") if {
-	f.grade == "core"
-	tiers.tier == "owner"
 } else := _allow("granted") if {
 	f.grade == "core"
 	_in_grant(f)
 } else := _deny("core-needs-grant") if {
 	f.grade == "core"
-} else := _allow("owner") if {
-	tiers.tier == "owner"
 } else := _deny("mode-not-for-public") if {
 	input.mode in _shielded_modes
 	tiers.tier == "public"

@@ -38,14 +38,13 @@ _masked := {"effect": "mask", "mask": "hash", "reason": "personal-masked"}
 _rows := [
 	# 1. auditor
 	_row({"auditor"}, _modes, _grades, _opens, _personals, _either, _deny("auditor-metadata-only")),
-	# 2. core
-	_row({"owner", "granted", "department", "public"}, _plain, {"core"}, _opens, _personals, _either, _deny("core-never-leaves-raw")),
-	_row({"owner"}, _shielded, {"core"}, _opens, _personals, _either, _allow("owner")),
+	# 2. owner: every field of its own datasets, in every mode
+	_row({"owner"}, _modes, _grades, _opens, _personals, _either, _allow("owner")),
+	# 3. core
+	_row({"granted", "department", "public"}, _plain, {"core"}, _opens, _personals, _either, _deny("core-never-leaves-raw")),
 	_row({"granted"}, _shielded, {"core"}, _opens, _personals, {true}, _allow("granted")),
 	_row({"granted"}, _shielded, {"core"}, _opens, _personals, {false}, _deny("core-needs-grant")),
 	_row({"department", "public"}, _shielded, {"core"}, _opens, _personals, _either, _deny("core-needs-grant")),
-	# 3. owner
-	_row({"owner"}, _modes, _not_core, _opens, _personals, _either, _allow("owner")),
 	# 4. sandbox / encrypted
 	_row({"public"}, _shielded, _not_core, _opens, _personals, _either, _deny("mode-not-for-public")),
 	_row({"granted", "department"}, _shielded, _not_core, {"unconditional"}, _personals, _either, _allow("unconditional")),
