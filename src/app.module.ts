@@ -1,3 +1,4 @@
+import { ReceiptTokens } from './ledger/receipt-tokens.js';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, NestFactory } from '@nestjs/core';
 import { GraphQLModule } from '@nestjs/graphql';
@@ -67,10 +68,15 @@ export class AppModule {
             headerPurpose: headerPurpose(request),
             releasedRows: 0,
           }),
-          hooks: gatewayHooks(gw.identity, config.maxPageSize, {
-            limiter: gw.limiter,
-            subjectOf: (requester, address) => gw.rateSubject(requester, address),
-          }) as unknown as MercuriusDriverConfig['hooks'],
+          hooks: gatewayHooks(
+            gw.identity,
+            config.maxPageSize,
+            {
+              limiter: gw.limiter,
+              subjectOf: (requester, address) => gw.rateSubject(requester, address),
+            },
+            (index, leafHash) => gw.receiptTokens.issue(index, leafHash),
+          ) as unknown as MercuriusDriverConfig['hooks'],
           errorFormatter: formatErrors as unknown as MercuriusDriverConfig['errorFormatter'],
         }),
         JobsModule.register(gw.jobs),
@@ -89,6 +95,7 @@ export class AppModule {
         { provide: GrantsService, useValue: gw.grantsService },
         { provide: PrivateAggregateService, useValue: gw.privateAggregates },
         { provide: PROVENANCE_LOG, useValue: gw.log },
+        { provide: ReceiptTokens, useValue: gw.receiptTokens },
         { provide: AuditService, useValue: gw.audit },
         { provide: IdentityService, useValue: gw.identity },
         { provide: ConsumersService, useValue: gw.consumers },

@@ -38,6 +38,7 @@ import { JobsService } from './jobs/jobs.service.js';
 import { SandboxPoolRunner } from './jobs/sandbox-pool.adapter.js';
 import { isDemoSeeded, seedDemoCity } from './spatial/demo-city.seeder.js';
 import { progressBar } from './spatial/progress.js';
+import { ReceiptTokens } from './ledger/receipt-tokens.js';
 import { openDb } from './store/db.factory.js';
 import type { Db } from './store/db.port.js';
 
@@ -52,6 +53,8 @@ export interface Gateway {
   engine: PolicyEngine;
   access: AccessService;
   log: VerifiableLog;
+  /** Tokens that open a receipt bundle to whoever holds the response (anonymous and API-key callers). */
+  receiptTokens: ReceiptTokens;
   audit: AuditService;
   auditIndex: AuditIndex;
   queryEngine: QueryEngine;
@@ -118,7 +121,8 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
   });
   const auditIndex = new AuditIndex(db);
   await auditIndex.catchUp(provenance);
-  const queryEngine = new QueryEngine(db, new Masker(await maskSecret(db)));
+  const queryEngine = new QueryEngine(db, new Masker(await storeSecret(db, 'mask-secret')));
+  const receiptTokens = new ReceiptTokens(await storeSecret(db, 'receipt-secret'));
   const metrics = new GatewayMetrics(
     // No ledger anchor exists yet, so nothing lags behind one.
     {
@@ -181,6 +185,7 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
     engine,
     access,
     log: provenance,
+    receiptTokens,
     audit: new AuditService(db),
     auditIndex,
     queryEngine,
@@ -218,15 +223,18 @@ async function loadEngine(wasmPath: string): Promise<PolicyEngine> {
   }
 }
 
-/** The masking key lives in the store so that every gateway instance pseudonymises alike. Secret. */
-async function maskSecret(db: Db): Promise<Buffer> {
+/**
+ * A 32-byte secret kept in the store, made on first use, so that every gateway instance agrees: the masking key
+ * (pseudonyms) and the receipt-token key. Secret.
+ */
+async function storeSecret(db: Db, key: 'mask-secret' | 'receipt-secret'): Promise<Buffer> {
   const fresh = randomBytes(32).toString('base64');
-  await db.query(
-    `insert into kv (key, value) values ('mask-secret', to_jsonb($1::text)) on conflict (key) do nothing`,
-    [fresh],
-  );
-  const rows = await db.query<{ value: string }>(`select value from kv where key = 'mask-secret'`);
+  await db.query(`insert into kv (key, value) values ($1, to_jsonb($2::text)) on conflict (key) do nothing`, [
+    key,
+    fresh,
+  ]);
+  const rows = await db.query<{ value: string }>(`select value from kv where key = $1`, [key]);
   const v = rows[0]?.value;
-  if (typeof v !== 'string') throw new Error('mask secret missing from the store');
+  if (typeof v !== 'string') throw new Error(`${key} missing from the store`);
   return Buffer.from(v, 'base64');
 }

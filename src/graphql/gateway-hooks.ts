@@ -22,9 +22,15 @@ export interface RateHooks {
  * - preExecution: depth, aliases, directives, fields, page size, cost and introspection limits
  *   (runs for cached documents too, unlike preValidation), then the caller's rate limit (one operation);
  * - onResolution: charge the records released against the rate limit, and return this request's
- *   provenance receipts in `extensions.receipts`.
+ *   provenance receipts in `extensions.receipts`, each with the token that opens its receipt bundle.
  */
-export function gatewayHooks(identity: IdentityService, maxPageSize: number, rate: RateHooks | null = null) {
+export function gatewayHooks(
+  identity: IdentityService,
+  maxPageSize: number,
+  rate: RateHooks | null = null,
+  /** Adds to each receipt the token that opens its bundle to whoever holds the response (ledger/receipt-tokens). */
+  receiptToken: ((index: number, leafHash: string) => string) | null = null,
+) {
   const subjects = new WeakMap<object, RateSubject>();
   const limits: QueryLimits = { ...DEFAULT_QUERY_LIMITS, maxPageSize };
   const adminLimits: QueryLimits = { ...limits, ...ADMIN_EXTRA };
@@ -94,7 +100,9 @@ export function gatewayHooks(identity: IdentityService, maxPageSize: number, rat
       if (ctx.receipts.length > 0) {
         (execution as { extensions?: Record<string, unknown> }).extensions = {
           ...(execution.extensions ?? {}),
-          receipts: ctx.receipts,
+          receipts: receiptToken
+            ? ctx.receipts.map((r) => ({ ...r, token: receiptToken(r.index, r.leafHash) }))
+            : ctx.receipts,
         };
       }
     },

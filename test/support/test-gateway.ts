@@ -26,7 +26,9 @@ export interface GqlResult {
   body: {
     data?: Record<string, unknown> | null;
     errors?: { message: string; extensions?: { code?: string; [k: string]: unknown } }[];
-    extensions?: { receipts?: { index: number; leafHash: string; dataset: string; released: boolean }[] };
+    extensions?: {
+      receipts?: { index: number; leafHash: string; dataset: string; released: boolean; token?: string }[];
+    };
   };
   raw: string;
 }

@@ -4,7 +4,7 @@ import { Progress, Refusal, Section } from '../components/ui.js';
 import { useSession } from '../session.js';
 import { verifyReceiptBundle, type Verification } from '../verify/receipt-verifier.js';
 
-const BUNDLE = 'query($index: Int!) { receiptBundle(index: $index) }';
+const BUNDLE = 'query($index: Int!, $token: String) { receiptBundle(index: $index, token: $token) }';
 const KEY = '{ logPublicKey { logId pem } }';
 
 const STATUS_LABEL = { pass: 'passed', fail: 'FAILED', 'not-reached': 'not reached' } as const;
@@ -17,6 +17,7 @@ const STATUS_LABEL = { pass: 'passed', fail: 'FAILED', 'not-reached': 'not reach
 export function VerifyPage({ params }: { params: URLSearchParams }) {
   const { credential } = useSession();
   const [index, setIndex] = useState(params.get('index') ?? '');
+  const [token, setToken] = useState(params.get('token') ?? '');
   const [bundle, setBundle] = useState('');
   const [pem, setPem] = useState('');
   const [result, setResult] = useState<Verification | null>(null);
@@ -32,7 +33,10 @@ export function VerifyPage({ params }: { params: URLSearchParams }) {
     setError(null);
     setResult(null);
     try {
-      const r = await gqlOrThrow<{ receiptBundle: string }>(credential, BUNDLE, { index: Number(i) });
+      const r = await gqlOrThrow<{ receiptBundle: string }>(credential, BUNDLE, {
+        index: Number(i),
+        token: token.trim() === '' ? null : token.trim(),
+      });
       setBundle(JSON.stringify(JSON.parse(r.data.receiptBundle), null, 2));
       if (!pem) await fetchKey();
     } catch (e) {
@@ -62,7 +66,8 @@ export function VerifyPage({ params }: { params: URLSearchParams }) {
         A receipt proves that a decision was written to the provenance log before anything was released. This page
         checks it here in your browser: the leaf hash of the record (SHA-256 over RFC 8785 canonical JSON), the RFC 9162
         inclusion proof up to the signed root, and the Ed25519 signature of the tree head. Paste a bundle you were
-        given, or fetch one you may read (your own requests; your datasets as an owner; any as an auditor).
+        given, or fetch one you may read (your own requests; your datasets as an owner; any as an auditor). Without an
+        account, give the receipt's token (the <code>token</code> beside its index in the response).
       </p>
       {error !== null && <Refusal error={error} />}
       <Section title="Bundle">
@@ -81,6 +86,10 @@ export function VerifyPage({ params }: { params: URLSearchParams }) {
               value={index}
               onInput={(e) => setIndex((e.target as HTMLInputElement).value)}
             />
+          </label>
+          <label>
+            Receipt token (optional){' '}
+            <input name="token" value={token} onInput={(e) => setToken((e.target as HTMLInputElement).value)} />
           </label>
           <button type="submit" disabled={!/^\d+$/.test(index)}>
             Fetch the bundle
