@@ -57,7 +57,7 @@ export class QueryEngine {
   async count(plan: AccessPlan): Promise<number> {
     assertPlan(plan);
     const sql = new Sql();
-    this.scope(plan, sql);
+    this.scope(plan, sql, true);
     const rows = await this.db.query<{ n: number }>(
       `select count(*)::int8 as n from ${ident(plan.dataset.tableName)} r join grains g on g.id = r.grain_id
        ${sql.where.length ? 'where ' + sql.where.join(' and ') : ''}`,
@@ -94,7 +94,7 @@ export class QueryEngine {
     afterId: string | null = null,
   ): string {
     const { dataset, request: r } = plan;
-    this.scope(plan, sql);
+    this.scope(plan, sql, true);
     if (afterId !== null) sql.where.push(`r.id > ${sql.p(afterId)}`);
     const cols = r.fields.map((f) => {
       const def = dataset.fields.find((d) => d.name === f);
@@ -128,8 +128,7 @@ export class QueryEngine {
     }
     const pseudoId = this.masker.pseudonym(dataset.id, id);
     if (geometry === 'generalise') {
-      const res = decision.geometry.h3Resolution ?? 8;
-      const cell = String(row[`h3_r${res}`] ?? row.h3_r7);
+      const cell = String(row[cellColumn(decision.geometry.h3Resolution)]);
       return { id: pseudoId, grainId: null, geometry: cellPolygon(cell), cell, values };
     }
     return { id: pseudoId, grainId: null, geometry: null, cell: null, values };
@@ -269,8 +268,12 @@ export class QueryEngine {
     return { byKey, labels, totalSql: { text: `select ${select} ${from}`, params: sql.params } };
   }
 
-  /** The WHERE clauses every query of the plan carries: row filter (grant extent), within, bbox, filters. */
-  private scope(plan: AccessPlan, sql: Sql): void {
+  /**
+   * The WHERE clauses every query of the plan carries: row filter (grant extent), within, bbox, filters.
+   * `records`: the query returns records (records, their count, downloads), whose spatial filters are taken to
+   * whole cells where the geometry is generalised; aggregates keep exact units (the official partitions).
+   */
+  private scope(plan: AccessPlan, sql: Sql, records = false): void {
     const { request: r, decision, dataset } = plan;
     if (decision.extent !== null) {
       const ids = sql.p(decision.extent);
@@ -278,14 +281,23 @@ export class QueryEngine {
         `(g.district_id = any(${ids}::text[]) or g.subdistrict_id = any(${ids}::text[]) or g.community_id = any(${ids}::text[]) or g.building_id = any(${ids}::text[]))`,
       );
     }
-    if (r.within !== null) sql.where.push(`g.${unitColumn(r.within)} = ${sql.p(r.within)}`);
+    // Where the geometry is generalised (or withheld), a spatial filter is evaluated on the generalised
+    // geometry: it selects whole cells (those holding a grain in the region), never part of one, so no filter
+    // localises a record below the advertised resolution (issue 13: a tiny bbox, or `within` one building).
+    const cell = !records || decision.geometry.effect === 'allow' ? null : cellColumn(decision.geometry.h3Resolution);
+    const a = cell === null ? 'g' : 'g2';
+    const spatial = (clauses: string[]) => {
+      if (cell === null) sql.where.push(...clauses);
+      else sql.where.push(`g.${cell} in (select g2.${cell} from grains g2 where ${clauses.join(' and ')})`);
+    };
+    if (r.within !== null) spatial([`${a}.${unitColumn(r.within)} = ${sql.p(r.within)}`]);
     if (r.bbox !== null) {
       const b = r.bbox;
-      sql.where.push(
-        `g.lon between ${sql.p(b.minLon)} and ${sql.p(b.maxLon)} and g.lat between ${sql.p(b.minLat)} and ${sql.p(b.maxLat)}`,
-      );
+      spatial([
+        `${a}.lon between ${sql.p(b.minLon)} and ${sql.p(b.maxLon)} and ${a}.lat between ${sql.p(b.minLat)} and ${sql.p(b.maxLat)}`,
+      ]);
     }
-    if (r.polygon) polygonSql(r.polygon, sql);
+    if (r.polygon) spatial(polygonClauses(r.polygon, sql, a));
     for (const f of r.filters) {
       const def = dataset.fields.find((d) => d.name === f.field) as FieldDef;
       sql.where.push(filterSql(def, f, sql));
@@ -435,6 +447,11 @@ function filterSql(def: FieldDef, f: FieldFilter, sql: Sql): string {
  * after a bounding-box test that the indexes can serve. Pure SQL: no PostGIS needed.
  */
 export function polygonSql(polygon: number[][][], sql: Sql): void {
+  sql.where.push(...polygonClauses(polygon, sql, 'g'));
+}
+
+/** The clauses of `polygonSql` over the grains alias `alias` (a subquery's, for cell-level filters). */
+function polygonClauses(polygon: number[][][], sql: Sql, alias: 'g' | 'g2'): string[] {
   const x1: number[] = [];
   const y1: number[] = [];
   const x2: number[] = [];
@@ -461,14 +478,13 @@ export function polygonSql(polygon: number[][][], sql: Sql): void {
   const outer = polygon[0]!;
   const lons = outer.map((p) => p[0]!);
   const lats = outer.map((p) => p[1]!);
-  sql.where.push(
-    `g.lon between ${sql.p(Math.min(...lons))} and ${sql.p(Math.max(...lons))} and g.lat between ${sql.p(Math.min(...lats))} and ${sql.p(Math.max(...lats))}`,
-  );
-  sql.where.push(
+  const g = alias;
+  return [
+    `${g}.lon between ${sql.p(Math.min(...lons))} and ${sql.p(Math.max(...lons))} and ${g}.lat between ${sql.p(Math.min(...lats))} and ${sql.p(Math.max(...lats))}`,
     `(select count(*) from unnest(${sql.p(x1)}::float8[], ${sql.p(y1)}::float8[], ${sql.p(x2)}::float8[], ${sql.p(y2)}::float8[]) as e(x1, y1, x2, y2)
-      where (e.y1 > g.lat) <> (e.y2 > g.lat)
-        and g.lon < (e.x2 - e.x1) * (g.lat - e.y1) / nullif(e.y2 - e.y1, 0) + e.x1) % 2 = 1`,
-  );
+      where (e.y1 > ${g}.lat) <> (e.y2 > ${g}.lat)
+        and ${g}.lon < (e.x2 - e.x1) * (${g}.lat - e.y1) / nullif(e.y2 - e.y1, 0) + e.x1) % 2 = 1`,
+  ];
 }
 
 /** Columns of a sandbox job's input, one entry per record in record-id order. */
@@ -489,6 +505,12 @@ function toScalar(v: unknown): Scalar {
   if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
   if (typeof v === 'bigint') return Number(v);
   return JSON.stringify(v);
+}
+
+/** The grains column holding a record's generalised cell: the one `toRecord` shows (resolution 7 unless 8 or 9). */
+function cellColumn(resolution: number | undefined): string {
+  const res = resolution ?? 8;
+  return res === 8 || res === 9 ? `h3_r${res}` : 'h3_r7';
 }
 
 function cellPolygon(cell: string): Record<string, unknown> {
