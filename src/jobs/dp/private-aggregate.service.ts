@@ -110,6 +110,8 @@ export class PrivateAggregateService {
       },
       // A grant's extent restricts the rows: a different extent is a different question.
       extent: outcome.summary.extent,
+      // The schema (never the data) completes the normal form: `gt 3` on an integer is `gte 4`.
+      fieldTypes: Object.fromEntries(outcome.plan.dataset.fields.map((f) => [f.name, f.type])),
     };
     const queryKey = dpQueryKey(query);
     const org = requester.org ?? PUBLIC_BUDGET_ORG;

@@ -3,7 +3,14 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { HierarchyLevel } from '../../access/access-request.js';
 import { DomainError } from '../../errors/domain.error.js';
-import { canonicalDpQuery, dpQueryKey, type DpCondition, type DpQuery, type PolygonCoordinates } from './query-key.js';
+import {
+  canonicalDpQuery,
+  dpQueryKey,
+  type DpCondition,
+  type DpQuery,
+  type DpValue,
+  type PolygonCoordinates,
+} from './query-key.js';
 
 const LEVELS: HierarchyLevel[] = ['district', 'subdistrict', 'community', 'building'];
 
@@ -247,6 +254,158 @@ describe('DP query key: normalisation', () => {
       dpQueryKey(withConds([{ field: 'n', op: 'gt', value: 3 }])),
       dpQueryKey(withConds([{ field: 'n', op: 'gte', value: 3 }])),
     );
+  });
+
+  /**
+   * The hunt for equivalent forms that escape the normalisation: random condition lists on one typed field,
+   * grouped by the set of values they select (evaluated on a window wide enough that every constant's effect is
+   * visible, and with SQL's semantics: any condition excludes NULL). Lists that select the same set must share
+   * one key; lists that select different sets must not.
+   */
+  describe('typed fields: one key per selected set (property)', () => {
+    type Ty = 'int' | 'float' | 'bool' | 'date';
+    const matches = (c: DpCondition, v: number | boolean | string): boolean => {
+      const x = c.value;
+      switch (c.op) {
+        case 'eq':
+          return v === x;
+        case 'ne':
+          return v !== x;
+        case 'in':
+          return (x as DpValue[]).includes(v);
+        case 'gt':
+          return v > (x as number | string);
+        case 'gte':
+          return v >= (x as number | string);
+        case 'lt':
+          return v < (x as number | string);
+        case 'lte':
+          return v <= (x as number | string);
+        default:
+          return false;
+      }
+    };
+    const date = (d: number) => new Date(Date.UTC(2024, 0, 1) + d * 86_400_000).toISOString().slice(0, 10);
+    const domains: Record<Ty, { constants: fc.Arbitrary<DpValue>; window: DpValue[]; ops: DpCondition['op'][] }> = {
+      // Constants in [-5, 5] (halves too): outside [-6, 6] every condition is constant, so [-40, 40] decides.
+      int: {
+        constants: fc.oneof(
+          fc.integer({ min: -5, max: 5 }),
+          fc.integer({ min: -10, max: 10 }).map((n) => n / 2),
+        ),
+        window: [...Array(81).keys()].map((i) => i - 40),
+        ops: ['eq', 'ne', 'in', 'gt', 'gte', 'lt', 'lte'],
+      },
+      // The constants, the midpoints between them and points beyond: a set of intervals is decided there.
+      float: {
+        constants: fc.constantFrom(-1.5, 0, 0.25, 2, 3.5),
+        window: [-9, -1.5, -0.75, 0, 0.125, 0.25, 1.125, 2, 2.75, 3.5, 9],
+        ops: ['eq', 'ne', 'in', 'gt', 'gte', 'lt', 'lte'],
+      },
+      bool: { constants: fc.boolean(), window: [false, true], ops: ['eq', 'ne', 'in'] },
+      date: {
+        constants: fc.integer({ min: -4, max: 4 }).map(date),
+        window: [...Array(41).keys()].map((i) => date(i - 20)),
+        ops: ['eq', 'ne', 'in', 'gt', 'gte', 'lt', 'lte'],
+      },
+    };
+    const conditionOn = (ty: Ty): fc.Arbitrary<DpCondition> =>
+      fc
+        .constantFrom(...domains[ty].ops)
+        .chain((op) =>
+          op === 'in'
+            ? fc
+                .array(domains[ty].constants, { minLength: 1, maxLength: 4 })
+                .map((value) => ({ field: 'f', op, value }))
+            : domains[ty].constants.map((value) => ({ field: 'f', op, value })),
+        );
+    for (const ty of ['int', 'float', 'bool', 'date'] as const) {
+      it(`${ty}`, () => {
+        fc.assert(
+          fc.property(
+            fc.array(fc.array(conditionOn(ty), { minLength: 1, maxLength: 4 }), { minLength: 40, maxLength: 60 }),
+            (lists) => {
+              const bySet = new Map<string, Set<string>>();
+              const keyOfSet = new Map<string, string>();
+              for (const conds of lists) {
+                const set = domains[ty].window.filter((v) => conds.every((c) => matches(c, v as never))).join(',');
+                const key = dpQueryKey(withConds(conds, { fieldTypes: { f: ty } }));
+                bySet.set(set, (bySet.get(set) ?? new Set()).add(key));
+                const seen = keyOfSet.get(key);
+                assert.ok(seen === undefined || seen === set, `one key for two sets: ${seen} / ${set}`);
+                keyOfSet.set(key, set);
+              }
+              for (const [set, keys] of bySet) assert.equal(keys.size, 1, `set {${set}} has ${keys.size} keys`);
+            },
+          ),
+          { numRuns: 150 },
+        );
+      });
+    }
+
+    it('hand-picked rewrites', () => {
+      const typed = (conds: DpCondition[], ty: Ty) => dpQueryKey(withConds(conds, { fieldTypes: { f: ty } }));
+      const same = (ty: Ty, a: DpCondition[], b: DpCondition[]) => assert.equal(typed(a, ty), typed(b, ty));
+      same('int', [{ field: 'f', op: 'gt', value: 3 }], [{ field: 'f', op: 'gte', value: 4 }]);
+      same('int', [{ field: 'f', op: 'gt', value: 3.5 }], [{ field: 'f', op: 'gte', value: 4 }]);
+      same('int', [{ field: 'f', op: 'eq', value: 3.5 }], [{ field: 'f', op: 'in', value: [7.25] }]);
+      same(
+        'int',
+        [
+          { field: 'f', op: 'gte', value: 1 },
+          { field: 'f', op: 'lt', value: 4 },
+        ],
+        [{ field: 'f', op: 'in', value: [3, 2, 1] }],
+      );
+      same(
+        'int',
+        [
+          { field: 'f', op: 'gte', value: 0 },
+          { field: 'f', op: 'ne', value: 0 },
+          { field: 'f', op: 'ne', value: 1 },
+        ],
+        [{ field: 'f', op: 'gt', value: 1 }],
+      );
+      same('bool', [{ field: 'f', op: 'ne', value: true }], [{ field: 'f', op: 'eq', value: false }]);
+      same(
+        'bool',
+        [{ field: 'f', op: 'in', value: [true, false] }],
+        [{ field: 'f', op: 'in', value: [false, true, true] }],
+      );
+      same('date', [{ field: 'f', op: 'gt', value: '2024-02-28' }], [{ field: 'f', op: 'gte', value: '2024-02-29' }]);
+      same(
+        'float',
+        [
+          { field: 'f', op: 'gte', value: 2 },
+          { field: 'f', op: 'ne', value: 2 },
+        ],
+        [{ field: 'f', op: 'gt', value: 2 }],
+      );
+      // The type is the dataset's: on a float field, gt 3 and gte 4 are different questions.
+      assert.notEqual(
+        typed([{ field: 'f', op: 'gt', value: 3 }], 'float'),
+        typed([{ field: 'f', op: 'gte', value: 4 }], 'float'),
+      );
+      assert.throws(() => typed([{ field: 'f', op: 'gt', value: '2024-02-30' }], 'date'), /date/);
+      assert.throws(() => typed([{ field: 'f', op: 'eq', value: 'x' }], 'int'), /number/);
+    });
+
+    it('a polygon with extra vertices on its edges is the same polygon', () => {
+      const key = (ring: number[][]) => dpQueryKey(base({ filter: { polygon: [ring] } }));
+      const square = [
+        [121.4, 31.2],
+        [121.5, 31.2],
+        [121.5, 31.3],
+        [121.4, 31.3],
+      ];
+      const k = key(square);
+      assert.equal(
+        key([square[0]!, [121.45, 31.2], square[1]!, [121.5, 31.25], [121.5, 31.27], square[2]!, square[3]!]),
+        k,
+      );
+      // A vertex just off the edge is another polygon.
+      assert.notEqual(key([square[0]!, [121.45, 31.1999], square[1]!, square[2]!, square[3]!]), k);
+    });
   });
 
   it('normalises polygon orientation, start vertex, closing point, repeats and sub-precision noise', () => {

@@ -3,9 +3,17 @@
  * caller could buy fresh noise for free by rewriting a query (reordering conditions, starting a polygon at
  * another vertex) and average the answers; so the query is normalised first and the key is the SHA-256 of the
  * normalised form's canonical JSON (RFC 8785).
+ *
+ * The normal form uses the query and the dataset's schema only, never its data: a key that depended on the
+ * records selected (two forms "equal" because they select the same rows) would tell the caller, by a cached
+ * answer, a fact about the data. With the field types it is a normal form of each field's conditions: on
+ * integers and dates a strict bound is the inclusive one next to it (`gt 3` is `gte 4`), non-integers match
+ * nothing, a bounded range of at most 100 values is the list of them; on true/false `ne true` is `eq false`;
+ * an exclusion at an inclusive bound makes it strict. Polygons drop collinear vertices.
  */
 import { createHash } from 'node:crypto';
 import { HIERARCHY_LEVELS, type FilterOp, type HierarchyLevel } from '../../access/access-request.js';
+import type { FieldType } from '../../catalogue/classification.js';
 import { badInput } from '../../errors/domain.error.js';
 import { fastCanonicalJson } from '../../ledger/canonical-json.js';
 
@@ -37,6 +45,11 @@ export interface DpQuery {
   };
   /** The row filter the access decision imposed (a grant's extent), if any: it changes the answer. */
   extent?: string[] | null;
+  /**
+   * The types of the dataset's fields (its schema, not its data): conditions on typed fields get their full
+   * normal form. Not part of the key (the dataset and its version fix them).
+   */
+  fieldTypes?: Readonly<Record<string, FieldType>>;
 }
 
 /** The normalised conditions on one field (all ANDed). When `in` is present it absorbs every other form. */
@@ -89,7 +102,7 @@ export function canonicalDpQuery(q: DpQuery): CanonicalDpQuery {
     measure: canonicalMeasure(q.measure),
     groupBy: canonicalGroupBy(q.groupBy),
     unitIds,
-    conditions: canonicalConditions(q.filter?.conditions ?? []),
+    conditions: canonicalConditions(q.filter?.conditions ?? [], q.fieldTypes ?? {}),
     polygon: q.filter?.polygon ? canonicalPolygon(q.filter.polygon) : null,
     extent: q.extent ? [...new Set(q.extent)].sort(compareValues) : null,
   };
@@ -139,7 +152,10 @@ interface FieldState {
   prefixes: string[];
 }
 
-function canonicalConditions(conditions: readonly DpCondition[]): CanonicalFieldCondition[] {
+function canonicalConditions(
+  conditions: readonly DpCondition[],
+  types: Readonly<Record<string, FieldType>>,
+): CanonicalFieldCondition[] {
   if (conditions.length > MAX_CONDITIONS) throw badInput(`At most ${MAX_CONDITIONS} conditions.`);
   const byField = new Map<string, FieldState>();
   for (const c of conditions) {
@@ -188,7 +204,102 @@ function canonicalConditions(conditions: readonly DpCondition[]): CanonicalField
       }
     }
   }
-  return [...byField.entries()].sort(([a], [b]) => compareValues(a, b)).map(([field, st]) => canonicalField(field, st));
+  return [...byField.entries()]
+    .sort(([a], [b]) => compareValues(a, b))
+    .map(([field, st]) => {
+      const type = Object.hasOwn(types, field) ? types[field] : undefined;
+      if (type === 'int' || type === 'date') return canonicalDiscrete(field, st, type);
+      if (type === 'bool') return canonicalBool(field, st);
+      return canonicalField(field, st);
+    });
+}
+
+/** Integers beyond this are left unbounded: the columns hold nothing there (and ±1 is no longer exact). */
+const DISCRETE_LIMIT = 2 ** 52;
+const DAY_MS = 86_400_000;
+
+/**
+ * An integer or date field's conditions as a set of integers (dates as day numbers): the in-list when it has at
+ * most MAX_LIST members, else the inclusive bounds and the exclusions strictly inside them.
+ */
+function canonicalDiscrete(field: string, st: FieldState, type: 'int' | 'date'): CanonicalFieldCondition {
+  if (st.prefixes.length > 0) throw badInput('"prefix" applies to text fields only.');
+  /** The value as an integer, or null when no stored value can equal it (a non-integer on an int field). */
+  const toN = (v: DpValue): number | null => {
+    if (type === 'int') {
+      if (typeof v !== 'number') throw badInput(`Condition on "${field}" needs a number.`);
+      return Number.isInteger(v) ? v : null;
+    }
+    if (typeof v !== 'string') throw badInput(`Condition on "${field}" needs a date YYYY-MM-DD.`);
+    return dayNumber(field, v);
+  };
+  const fromN = (n: number): DpValue => (type === 'int' ? n + 0 : new Date(n * DAY_MS).toISOString().slice(0, 10));
+  const real = (v: number | string): number => {
+    if (type === 'int') {
+      if (typeof v !== 'number') throw badInput(`Condition on "${field}" needs a number.`);
+      return v;
+    }
+    return toN(v)!;
+  };
+  let lo = -Infinity;
+  let hi = Infinity;
+  if (st.lower) {
+    const v = real(st.lower.value);
+    lo = st.lower.inclusive ? Math.ceil(v) : Math.floor(v) + 1;
+  }
+  if (st.upper) {
+    const v = real(st.upper.value);
+    hi = st.upper.inclusive ? Math.floor(v) : Math.ceil(v) - 1;
+  }
+  if (lo < -DISCRETE_LIMIT) lo = -Infinity;
+  if (hi > DISCRETE_LIMIT) hi = Infinity;
+  const excluded = new Set(st.notIn.map(toN).filter((n): n is number => n !== null && n >= lo && n <= hi));
+  const empty: CanonicalFieldCondition = { field, empty: true };
+  if (st.inSet !== null) {
+    const members = [
+      ...new Set(st.inSet.map(toN).filter((n): n is number => n !== null && n >= lo && n <= hi && !excluded.has(n))),
+    ].sort((a, b) => a - b);
+    return members.length === 0 ? empty : { field, in: members.map(fromN) };
+  }
+  // An exclusion at a bound moves the bound.
+  while (Number.isFinite(lo) && excluded.has(lo)) excluded.delete(lo++);
+  while (Number.isFinite(hi) && excluded.has(hi)) excluded.delete(hi--);
+  if (lo > hi) return empty;
+  if (Number.isFinite(lo) && Number.isFinite(hi) && hi - lo + 1 - excluded.size <= MAX_LIST) {
+    const members: DpValue[] = [];
+    for (let n = lo; n <= hi; n++) if (!excluded.has(n)) members.push(fromN(n));
+    return { field, in: members };
+  }
+  const out: CanonicalFieldCondition = { field };
+  const notIn = [...excluded].sort((a, b) => a - b);
+  if (notIn.length > 0) out.notIn = notIn.map(fromN);
+  if (Number.isFinite(lo)) out.lower = { value: fromN(lo) as number | string, inclusive: true };
+  if (Number.isFinite(hi)) out.upper = { value: fromN(hi) as number | string, inclusive: true };
+  return out;
+}
+
+/** A date YYYY-MM-DD as days since 1970-01-01; refuses what is not a calendar date. */
+function dayNumber(field: string, v: string): number {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(v);
+  const ms = m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) : NaN;
+  if (!m || Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== v) {
+    throw badInput(`Condition on "${field}" needs a date YYYY-MM-DD.`);
+  }
+  return ms / DAY_MS;
+}
+
+/** A true/false field's conditions as the set of values they leave: both is "not null", the field alone. */
+function canonicalBool(field: string, st: FieldState): CanonicalFieldCondition {
+  if (st.lower || st.upper || st.prefixes.length > 0) throw badInput('Only eq, ne and in apply to true/false.');
+  const check = (v: DpValue): boolean => {
+    if (typeof v !== 'boolean') throw badInput(`Condition on "${field}" needs true or false.`);
+    return v;
+  };
+  const excluded = st.notIn.map(check);
+  const left = (st.inSet ?? [false, true]).map(check).filter((v) => !excluded.includes(v));
+  const members = [false, true].filter((v) => left.includes(v));
+  if (members.length === 0) return { field, empty: true };
+  return members.length === 2 ? { field } : { field, in: members };
 }
 
 /** b is a tighter lower bound than a: larger, or equal and exclusive. */
@@ -243,6 +354,11 @@ function canonicalField(field: string, state: FieldState): CanonicalFieldConditi
     const values = dedupe(st.inSet.filter((v) => inRange(v) && !excluded.some((x) => compareValues(x, v) === 0)));
     return values.length === 0 ? empty : { field, in: values };
   }
+  // An exclusion at an inclusive bound makes the bound strict.
+  const at = (b: { value: number | string; inclusive: boolean } | undefined) =>
+    b?.inclusive === true && st.notIn.some((x) => typeof x === typeof b.value && compareValues(x, b.value) === 0);
+  if (at(st.lower)) st = { ...st, lower: { value: st.lower!.value, inclusive: false } };
+  if (at(st.upper)) st = { ...st, upper: { value: st.upper!.value, inclusive: false } };
   // Exclusions outside the range, or not matching the prefix, exclude nothing.
   const notIn = dedupe(st.notIn.filter(inRange));
   const out: CanonicalFieldCondition = { field };
@@ -285,11 +401,40 @@ function canonicalRing(ring: number[][], outer: boolean): [number, number][] {
   // Drop repeated consecutive vertices, cyclically (this also drops the closing point).
   pts = pts.filter((p, i) => i === 0 || !samePoint(p, pts[i - 1]!));
   while (pts.length > 1 && samePoint(pts[0]!, pts[pts.length - 1]!)) pts.pop();
+  pts = dropCollinear(pts);
   if (pts.length < 3) throw badInput('A polygon ring needs at least 3 distinct vertices.');
   const area = twiceSignedArea(pts);
   if (area === 0n) throw badInput('A polygon ring must enclose an area.');
   if (area > 0n !== outer) pts.reverse();
   return leastRotation(pts);
+}
+
+/**
+ * Drops every vertex that lies on the straight segment between its neighbours (exactly: integer cross product
+ * zero, the vertex between them): the ring's edges cover the same points, so the filter selects the same grains.
+ */
+function dropCollinear(ring: [number, number][]): [number, number][] {
+  let pts = ring;
+  for (let changed = true; changed && pts.length > 3;) {
+    changed = false;
+    for (let i = 0; i < pts.length && pts.length > 3; i++) {
+      const a = pts[(i + pts.length - 1) % pts.length]!;
+      const b = pts[i]!;
+      const c = pts[(i + 1) % pts.length]!;
+      const cross = BigInt(b[0] - a[0]) * BigInt(c[1] - a[1]) - BigInt(b[1] - a[1]) * BigInt(c[0] - a[0]);
+      const between =
+        Math.min(a[0], c[0]) <= b[0] &&
+        b[0] <= Math.max(a[0], c[0]) &&
+        Math.min(a[1], c[1]) <= b[1] &&
+        b[1] <= Math.max(a[1], c[1]);
+      if (cross === 0n && between) {
+        pts = [...pts.slice(0, i), ...pts.slice(i + 1)];
+        changed = true;
+        i--;
+      }
+    }
+  }
+  return pts;
 }
 
 function samePoint(a: [number, number], b: [number, number]): boolean {
