@@ -312,12 +312,12 @@ describe('DP query key: normalisation', () => {
     const conditionOn = (ty: Ty): fc.Arbitrary<DpCondition> =>
       fc
         .constantFrom(...domains[ty].ops)
-        .chain((op) =>
+        .chain((op): fc.Arbitrary<DpCondition> =>
           op === 'in'
             ? fc
                 .array(domains[ty].constants, { minLength: 1, maxLength: 4 })
-                .map((value) => ({ field: 'f', op, value }))
-            : domains[ty].constants.map((value) => ({ field: 'f', op, value })),
+                .map((value): DpCondition => ({ field: 'f', op, value }))
+            : domains[ty].constants.map((value): DpCondition => ({ field: 'f', op, value })),
         );
     for (const ty of ['int', 'float', 'bool', 'date'] as const) {
       it(`${ty}`, () => {
