@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { OutRecord } from '../query/query.types.js';
-import { citation, renderDownload } from './download-formats.js';
+import { citation, citationLink, renderDownload } from './download-formats.js';
 
 const cite = citation(
   { name: 'Transport Commission', nameZh: '市交通委' },
@@ -37,7 +37,7 @@ describe('download formats', () => {
     assert.match(cite.text, /Transport Commission \(市交通委\)/);
   });
 
-  it('CSV: citation first, then the header, RFC 4180 quoting and formula escaping', async () => {
+  it('CSV: the header on line 1, RFC 4180 quoting and formula escaping', async () => {
     const csv = await text(
       renderDownload(
         'csv',
@@ -51,17 +51,26 @@ describe('download formats', () => {
       ),
     );
     const lines = csv.split('\r\n');
-    assert.ok(lines[0]!.startsWith('"# Source: Transport Commission'));
-    assert.equal(lines[1], 'id,h3_cell,surface,note');
-    assert.equal(lines[2], 'a,8831aa,asphalt,"has, comma"');
-    assert.equal(lines[3], `b,8831aa,"'=HYPERLINK(""x"")",`);
-    assert.equal(lines[4], '');
+    assert.equal(lines[0], 'id,h3_cell,surface,note');
+    assert.equal(lines[1], 'a,8831aa,asphalt,"has, comma"');
+    assert.equal(lines[2], `b,8831aa,"'=HYPERLINK(""x"")",`);
+    assert.equal(lines[3], '');
+  });
+
+  it('the citation travels in a Link header (rel cite-as, RFC 8187 title*) that decodes to its text', () => {
+    const link = citationLink(cite, 'http://127.0.0.1:4000');
+    assert.ok(/^[\x20-\x7e]+$/.test(link), 'header octets are ASCII');
+    const m = /^<([^>]+)>; rel="cite-as"; title\*=UTF-8''(.+)$/.exec(link);
+    assert.ok(m, link);
+    assert.equal(m[1], 'http://127.0.0.1:4000/datasets/road-condition');
+    assert.equal(decodeURIComponent(m[2]!), cite.text);
+    assert.ok(!/['()*]/.test(m[2]!), 'attr-chars only');
   });
 
   it('CSV with exact geometry names the grain instead of a cell', async () => {
     const csv = await text(renderDownload('csv', cite, ['pci'], 'allow', batches([rec('a', { pci: 7 }, null)])));
-    assert.equal(csv.split('\r\n')[1], 'id,grain_id,pci');
-    assert.equal(csv.split('\r\n')[2], 'a,seg:a,7');
+    assert.equal(csv.split('\r\n')[0], 'id,grain_id,pci');
+    assert.equal(csv.split('\r\n')[1], 'a,seg:a,7');
   });
 
   it('GeoJSON: valid with a top-level citation, also when empty', async () => {

@@ -1,7 +1,9 @@
 /**
- * Writers of the two download formats. Each opens with the citation Shanghai's public-data opening rules ask
- * for (the source organisation and the download date): CSV as its first line, GeoJSON as a top-level
- * `citation` member written before the features.
+ * Writers of the two download formats, with the citation Shanghai's public-data opening rules ask for (the
+ * source organisation and the download date). CSV is plain RFC 4180 with the header on line 1 (a citation line
+ * above it made every CSV reader see one column): its citation travels in the HTTP `Link` header
+ * (`citationLink`). GeoJSON carries it as a top-level `citation` member written before the features, and in
+ * the same header.
  */
 import type { OutRecord } from '../query/query.types.js';
 
@@ -34,6 +36,19 @@ export function citation(
   };
 }
 
+/**
+ * The citation as an RFC 8288 `Link` header: `rel="cite-as"` to the dataset's IRI in the DCAT catalogue, the
+ * text in `title*` (RFC 8187 UTF-8 percent-encoding, so the Chinese names survive a header's octets).
+ */
+export function citationLink(cite: Citation, baseUrl: string): string {
+  const target = `${baseUrl}/datasets/${encodeURIComponent(cite.dataset)}`;
+  const title = encodeURIComponent(cite.text).replace(
+    /['()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+  return `<${target}>; rel="cite-as"; title*=UTF-8''${title}`;
+}
+
 export const CONTENT_TYPES: Record<DownloadFormat, string> = {
   csv: 'text/csv; charset=utf-8',
   geojson: 'application/geo+json; charset=utf-8',
@@ -53,7 +68,7 @@ export async function* renderDownload(
       ...(geometry === 'allow' ? ['grain_id'] : []),
       ...(geometry === 'generalise' ? ['h3_cell'] : []),
     ];
-    yield `${csvCell(`# ${cite.text}`)}\r\n${[...cols, ...fields].map(csvCell).join(',')}\r\n`;
+    yield `${[...cols, ...fields].map(csvCell).join(',')}\r\n`;
     for await (const batch of batches) {
       let out = '';
       for (const r of batch) {

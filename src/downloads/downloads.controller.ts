@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { Controller, Get, Inject, Logger, Param, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { CONFIG, type Config } from '../config/config.js';
 import { ConsumersService } from '../consumers/consumers.service.js';
 import { rateSubject } from '../consumers/rate-limiter.js';
 import { DomainError } from '../errors/domain.error.js';
@@ -8,7 +9,7 @@ import { credentialHeaders } from '../graphql/gateway-hooks.js';
 import { mapError } from '../graphql/error-formatter.js';
 import { IdentityService } from '../identity/identity.service.js';
 import { requestInfo } from '../ops/request-log.js';
-import { CONTENT_TYPES, DOWNLOAD_FORMATS, type DownloadFormat } from './download-formats.js';
+import { CONTENT_TYPES, DOWNLOAD_FORMATS, citationLink, type DownloadFormat } from './download-formats.js';
 import { DownloadsService } from './downloads.service.js';
 
 const log = new Logger('Downloads');
@@ -21,6 +22,7 @@ export class DownloadsController {
     @Inject(DownloadsService) private readonly downloads: DownloadsService,
     @Inject(IdentityService) private readonly identity: IdentityService,
     @Inject(ConsumersService) private readonly consumers: ConsumersService,
+    @Inject(CONFIG) private readonly config: Config,
   ) {}
 
   @Get(':file')
@@ -42,6 +44,7 @@ export class DownloadsController {
         .status(200)
         .header('content-type', CONTENT_TYPES[format])
         .header('content-disposition', `attachment; filename="${m[1]}.${format}"`)
+        .header('link', citationLink(d.citation, `http://${this.config.host}:${this.config.port}`))
         .header('x-citygate-receipt', `${d.receipt.index}:${d.receipt.leafHash}`)
         .header('x-citygate-records', String(d.rows))
         .send(Readable.from(d.body, { objectMode: false, highWaterMark: 64 * 1024 }));

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { parse as parseCsv } from 'csv-parse/sync';
 import type { RequestLogLine } from '../../src/ops/request-log.js';
 import { errorCode, startTestGateway, type TestGateway } from '../support/test-gateway.js';
 import type { AccessRecord } from '../../src/ledger/provenance-record.js';
@@ -176,18 +177,24 @@ describe('open-data consumers, rate limits, downloads and operations', () => {
       assert.ok(total > 10);
     });
 
-    it('streams CSV with the citation first, the tier generalisation and masks, every record once', async () => {
+    it('streams RFC 4180 CSV (header on line 1), the citation in a Link header, the tier generalisation and masks, every record once', async () => {
       const before = await tg.gw.log.size();
       const res = await http('/download/business-licences.csv');
       assert.equal(res.statusCode, 200, res.body);
       assert.match(String(res.headers['content-type']), /^text\/csv/);
-      const lines = res.body.trimEnd().split('\r\n');
       const today = new Date().toISOString().slice(0, 10);
-      assert.match(lines[0]!, /Market Regulation Administration/);
-      assert.match(lines[0]!, /市市场监管局/);
-      assert.ok(lines[0]!.includes(`downloaded ${today}`));
+      const link = /; rel="cite-as"; title\*=UTF-8''(.+)$/.exec(String(res.headers.link));
+      assert.ok(link, String(res.headers.link));
+      const cited = decodeURIComponent(link[1]!);
+      assert.match(cited, /Market Regulation Administration \(市市场监管局\)/);
+      assert.ok(cited.includes(`downloaded ${today}`));
+      // A standard CSV parser reads it: the header is line 1, and every row has the header's columns.
+      const parsed = parseCsv(res.body, { relaxColumnCount: false }) as string[][];
+      assert.deepEqual(parsed[0]!.slice(0, 2), ['id', 'h3_cell'], 'public geometry is generalised to H3 cells');
+      assert.equal(parsed.length - 1, total);
+      for (const row of parsed) assert.equal(row.length, parsed[0]!.length);
+      const lines = ['', ...res.body.trimEnd().split('\r\n')]; // lines[1] is the header, as before
       const header = lines[1]!.split(',');
-      assert.deepEqual(header.slice(0, 2), ['id', 'h3_cell'], 'public geometry is generalised to H3 cells');
       assert.ok(!header.includes('grain_id'));
       assert.equal(lines.length - 2, total);
       assert.equal(res.headers['x-citygate-records'], String(total));

@@ -12,19 +12,23 @@ interface Downloaded {
   receipt: string | null;
 }
 
-/** The citation a file carries: the CSV's first line (a quoted comment), or GeoJSON's top-level `citation`. */
-function citationOf(format: Format, text: string): string {
+/**
+ * The citation of a download: the `Link` header's `title*` (RFC 8187), which CSV and GeoJSON both carry; GeoJSON
+ * also holds it as its top-level `citation`.
+ */
+function citationOf(format: Format, text: string, link: string | null): string {
+  const m = /title\*=UTF-8''([^;,\s]+)/.exec(link ?? '');
+  if (m) return decodeURIComponent(m[1]!);
   if (format === 'geojson') {
     const c = (JSON.parse(text) as { citation?: { text?: string } }).citation;
     return c?.text ?? '';
   }
-  const first = /^[^\r\n]*/.exec(text)![0]; // CSV lines end in CRLF (RFC 4180)
-  return first.replace(/^"|"$/g, '').replace(/""/g, '"');
+  return '';
 }
 
 /**
  * Download a dataset as CSV or GeoJSON from the gateway's `/download/<id>.<format>`, with the caller's own
- * credential (the same headers as GraphQL), and show the citation line the file starts with.
+ * credential (the same headers as GraphQL), and show the citation it came with.
  */
 export function Download({ dataset }: { dataset: string }) {
   const { credential } = useSession();
@@ -55,7 +59,7 @@ export function Download({ dataset }: { dataset: string }) {
       const text = await blob.text();
       setDone({
         format,
-        citation: citationOf(format, text),
+        citation: citationOf(format, text, res.headers.get('link')),
         records: res.headers.get('x-citygate-records'),
         receipt: res.headers.get('x-citygate-receipt'),
       });
