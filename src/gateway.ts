@@ -13,7 +13,8 @@ import { IdentityService } from './identity/identity.service.js';
 import { AuditIndex } from './audit/audit-index.js';
 import { AuditService } from './audit/audit.service.js';
 import type { LogStorage } from './ledger/log-storage.port.js';
-import { openLogStorage } from './ledger/verifiable-log.factory.js';
+import { openLogStorageForGateway } from './ledger/verifiable-log.factory.js';
+import { StoreLogWitness } from './ledger/store-witness.js';
 import { ProvenanceRecorder } from './ledger/provenance-recorder.js';
 import { VerifiableLog } from './ledger/verifiable-log.js';
 import { DataService } from './query/data.service.js';
@@ -115,18 +116,25 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
   const engine = overrides.engine ?? (await loadEngine(config.policyWasmPath));
   const access = new AccessService(catalogue, grants, engine);
   const provenance = await VerifiableLog.open({
-    storage: overrides.logStorage ?? (await openLogStorage(config)),
+    storage: overrides.logStorage ?? (await openLogStorageForGateway(config)),
     dataDir: config.dataDir,
-    reopen: overrides.reopenLogStorage ?? (() => openLogStorage(config)),
+    reopen: overrides.reopenLogStorage ?? (() => openLogStorageForGateway(config)),
+    witness: new StoreLogWitness(db),
   });
+  provenance.startVerifier(config.logVerifyIntervalSeconds * 1000);
   const auditIndex = new AuditIndex(db);
-  await auditIndex.catchUp(provenance);
+  // A damaged log must not keep the gateway from starting degraded (it says why in /readyz).
+  await auditIndex.catchUp(provenance).catch((err: unknown) => {
+    if (provenance.integrity().ok) throw err;
+    log.warn(`the audit index could not catch up with the damaged provenance log: ${String(err)}`);
+  });
   const queryEngine = new QueryEngine(db, new Masker(await storeSecret(db, 'mask-secret')));
   const receiptTokens = new ReceiptTokens(await storeSecret(db, 'receipt-secret'));
   const metrics = new GatewayMetrics(
     // No ledger anchor exists yet, so nothing lags behind one.
     {
       logSize: () => provenance.size(),
+      logIntegrity: () => provenance.integrity(),
       anchorLag: async () => null,
       sandboxQueueDepth: async () =>
         Number(

@@ -73,6 +73,8 @@ const schema = z.object({
   CITYGATE_JOB_LEASE_MS: int(1_000, 3_600_000).default(30_000),
   /** How often an idle gateway looks for queued jobs, in ms (submissions also wake it). Default 1000. */
   CITYGATE_JOB_POLL_MS: int(10, 60_000).default(1_000),
+  /** How often the whole provenance log is re-verified in the background, in seconds (0: never). Default 900. */
+  CITYGATE_LOG_VERIFY_INTERVAL_SECONDS: int(0, 604_800).default(900),
   /** Log level of the server log. */
   CITYGATE_LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug']).default('log'),
   /** Length of a rate-limit window in seconds (counters reset at each window's start). Default 60. */
@@ -161,6 +163,8 @@ export interface Config {
     pollMs: number;
   };
   logLevel: 'error' | 'warn' | 'log' | 'debug';
+  /** Seconds between background re-verifications of the whole provenance log (0: never). */
+  logVerifyIntervalSeconds: number;
   rateLimits: { windowSeconds: number; tiers: Record<RateTier, TierLimits>; registrationsPerHour: number };
   shutdownGraceMs: number;
 }
@@ -227,6 +231,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       pollMs: c.CITYGATE_JOB_POLL_MS,
     },
     logLevel: c.CITYGATE_LOG_LEVEL,
+    logVerifyIntervalSeconds: c.CITYGATE_LOG_VERIFY_INTERVAL_SECONDS,
     rateLimits: {
       windowSeconds: c.CITYGATE_RATE_WINDOW_SECONDS,
       tiers,

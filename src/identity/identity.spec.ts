@@ -67,6 +67,7 @@ function makeConfig(overrides: Partial<Config> = {}): Config {
       pollMs: 1000,
     },
     logLevel: 'error',
+    logVerifyIntervalSeconds: 0,
     rateLimits: { windowSeconds: 60, tiers: structuredClone(RATE_LIMIT_DEFAULTS), registrationsPerHour: 5 },
     shutdownGraceMs: 1000,
     ...overrides,

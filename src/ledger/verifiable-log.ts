@@ -19,6 +19,7 @@ import type { ConsistencyProof, InclusionProof, Receipt, VerifiableProvenanceLog
 import { fastCanonicalJson } from './canonical-json.js';
 import type { ProvenanceRecord } from './provenance-record.js';
 import { signTreeHead, type SignedTreeHead } from './signed-tree-head.js';
+import { storedConsistency, verifyLogIntegrity, type LogWitness } from './integrity.js';
 
 const log = new Logger('VerifiableLog');
 
@@ -41,6 +42,31 @@ export interface VerifiableLogOptions {
   reopen?: () => Promise<LogStorage>;
   /** Wait before reopening after a failure (default 1,000 ms); appends in between fail at once. */
   retryAfterMs?: number;
+  /**
+   * Keeps the latest signed head and the last verified point apart from the log's files (the store), so that a
+   * log rolled back or truncated together with its derived files is noticed on opening.
+   */
+  witness?: LogWitness;
+  /**
+   * On opening, re-hash every record while the log holds at most this many (default 250,000); a larger log is
+   * re-hashed from the witness's last verified point, and the background verifier covers the rest.
+   */
+  fullVerifyOnOpenBelow?: number;
+}
+
+/** What the last integrity check found; `ok` false means the log serves no release. */
+export interface LogIntegrity {
+  ok: boolean;
+  reason: string | null;
+  /** Records verified by the last completed check (on opening or in the background). */
+  verifiedSize: number;
+  /** Completed background checks, and failed ones. */
+  runs: number;
+  failures: number;
+  /** When the last check that passed completed (ms since the epoch), or null. */
+  lastOkAt: number | null;
+  /** How long the last check took (ms). */
+  lastDurationMs: number;
 }
 
 interface Pending {
@@ -63,6 +89,19 @@ export class VerifiableLog implements VerifiableProvenanceLog {
   private failedAt: number | null = null;
   private reopen: (() => Promise<LogStorage>) | null = null;
   private retryAfterMs = 1000;
+  private witness: LogWitness | null = null;
+  private fullVerifyOnOpenBelow = 250_000;
+  private readonly integrityState: LogIntegrity = {
+    ok: true,
+    reason: null,
+    verifiedSize: 0,
+    runs: 0,
+    failures: 0,
+    lastOkAt: null,
+    lastDurationMs: 0,
+  };
+  private verifying: Promise<LogIntegrity> | null = null;
+  private verifierTimer: NodeJS.Timeout | null = null;
 
   private constructor(
     private storage: LogStorage,
@@ -88,12 +127,113 @@ export class VerifiableLog implements VerifiableProvenanceLog {
     const vlog = new VerifiableLog(opts.storage, key, maxBatch, opts.treeHeadEvery ?? 1024, opts.now ?? Date.now);
     vlog.reopen = opts.reopen ?? null;
     vlog.retryAfterMs = opts.retryAfterMs ?? 1000;
-    vlog.latest = await opts.storage.latestTreeHead();
+    vlog.witness = opts.witness ?? null;
+    vlog.fullVerifyOnOpenBelow = opts.fullVerifyOnOpenBelow ?? 250_000;
+    vlog.latest = await opts.storage.latestTreeHead().catch(() => null);
+    await vlog.verifyOnOpen();
     return vlog;
+  }
+
+  /**
+   * On opening: the storage's own findings, every stored head against the data and each other, the witness's
+   * head, and the records since the last verified point. A failure leaves the log open for reads and audits,
+   * but it refuses appends (so nothing is released) until an operator acts.
+   */
+  private async verifyOnOpen(): Promise<void> {
+    const started = Date.now();
+    let state: { head: SignedTreeHead | null; verified: { size: number; root: string } | null } = {
+      head: null,
+      verified: null,
+    };
+    if (this.witness) {
+      try {
+        state = await this.witness.load(this.key.logId);
+      } catch (err) {
+        log.warn(`the log witness (${this.witness.name}) cannot be read: ${String(err)}`);
+      }
+    }
+    const full = (await this.storage.size()) <= this.fullVerifyOnOpenBelow;
+    const verdict = await verifyLogIntegrity(this.storage, this.key.pem, {
+      from: full ? null : state.verified,
+      known: state.verified,
+      witnessHead: state.head,
+      ...(this.witness ? { witnessName: this.witness.name } : {}),
+    });
+    this.integrityState.lastDurationMs = Date.now() - started;
+    if (!verdict.ok) {
+      this.degrade(verdict.reason);
+      return;
+    }
+    this.integrityState.verifiedSize = verdict.size;
+    this.integrityState.lastOkAt = Date.now();
+    await this.witness?.saveVerified(this.key.logId, { size: verdict.size, root: verdict.root }).catch(() => undefined);
+  }
+
+  /** Stops releases: every append is refused with the reason until the gateway is restarted on a sound log. */
+  degrade(reason: string): void {
+    if (!this.integrityState.ok) return;
+    this.integrityState.ok = false;
+    this.integrityState.reason = reason;
+    log.error(`the provenance log failed its integrity check; no release is served until an operator acts: ${reason}`);
+  }
+
+  /** The latest integrity verdict (readiness, metrics). */
+  integrity(): LogIntegrity {
+    return { ...this.integrityState };
+  }
+
+  /**
+   * Re-checks the whole log from its first record (the background verifier), a chunk at a time so requests go
+   * on being served. A failure degrades the log. Concurrent calls share one run.
+   */
+  verifyAll(): Promise<LogIntegrity> {
+    this.verifying ??= (async () => {
+      const started = Date.now();
+      try {
+        const seen = this.witness
+          ? await this.witness.load(this.key.logId).catch(() => ({ head: null, verified: null }))
+          : { head: null, verified: null };
+        const verdict = await verifyLogIntegrity(this.storage, this.key.pem, {
+          witnessHead: seen.head,
+          known: seen.verified,
+          yieldBetweenChunks: true,
+          ...(this.witness ? { witnessName: this.witness.name } : {}),
+        });
+        this.integrityState.runs++;
+        this.integrityState.lastDurationMs = Date.now() - started;
+        if (verdict.ok) {
+          this.integrityState.verifiedSize = verdict.size;
+          this.integrityState.lastOkAt = Date.now();
+          await this.witness
+            ?.saveVerified(this.key.logId, { size: verdict.size, root: verdict.root })
+            .catch(() => undefined);
+        } else {
+          this.integrityState.failures++;
+          this.degrade(verdict.reason);
+        }
+        return this.integrity();
+      } finally {
+        this.verifying = null;
+      }
+    })();
+    return this.verifying;
+  }
+
+  /** Runs `verifyAll` every `intervalMs` (the timer does not keep the process alive). */
+  startVerifier(intervalMs: number): void {
+    if (this.verifierTimer || !(intervalMs > 0)) return;
+    this.verifierTimer = setInterval(() => {
+      if (this.closing) return;
+      this.verifyAll().catch((err: unknown) => log.warn(`background log verification failed to run: ${String(err)}`));
+    }, intervalMs);
+    this.verifierTimer.unref();
   }
 
   append(record: ProvenanceRecord): Promise<Receipt> {
     if (this.closing) return Promise.reject(new Error('the provenance log is closed'));
+    if (!this.integrityState.ok) {
+      return Promise.reject(new Error(`the provenance log failed its integrity check: ${this.integrityState.reason}`));
+    }
     let data: string;
     try {
       data = fastCanonicalJson(record);
@@ -162,6 +302,8 @@ export class VerifiableLog implements VerifiableProvenanceLog {
     }
     this.storage = fresh;
     this.failedAt = null;
+    const problems = (fresh as { problems?: readonly string[] }).problems;
+    if (problems && problems.length > 0) this.degrade(problems[0]!);
     log.log('the provenance log storage was reopened after a write failure');
   }
 
@@ -188,7 +330,18 @@ export class VerifiableLog implements VerifiableProvenanceLog {
   /** A signed tree head for the current durable size (the stored one when the size has not moved). */
   async treeHead(): Promise<SignedTreeHead> {
     const size = await this.storage.size();
-    if (this.latest?.treeSize !== size) this.latest = (await this.storage.latestTreeHead()) ?? this.latest;
+    if (this.latest?.treeSize !== size) {
+      const stored = await this.storage.latestTreeHead();
+      // A head another writer stored is handed out only if it is a head of this tree.
+      if (stored && stored !== this.latest && stored.treeSize <= size) {
+        const root = await this.rootAt(stored.treeSize);
+        if (root.toString('hex') !== stored.rootHash) {
+          this.degrade(`the stored tree head of size ${stored.treeSize} is not a head of this log's tree: a fork`);
+          throw new Error(`the provenance log failed its integrity check: ${this.integrityState.reason}`);
+        }
+      }
+      this.latest = stored ?? this.latest;
+    }
     if (this.latest && this.latest.treeSize === size && this.latest.logId === this.key.logId) return this.latest;
     if (this.signing) {
       const sth = await this.signing;
@@ -203,7 +356,24 @@ export class VerifiableLog implements VerifiableProvenanceLog {
   }
 
   private async sign(size: number): Promise<SignedTreeHead> {
+    if (!this.integrityState.ok)
+      throw new Error(`the provenance log failed its integrity check: ${this.integrityState.reason}`);
     const root = await this.rootAt(size);
+    // Never sign a head that does not extend every head signed before (they are consistent with each other,
+    // checked on opening, so the latest one is enough).
+    const prev = (await this.storage.latestTreeHead()) ?? this.latest;
+    if (prev) {
+      const prevRoot = Buffer.from(prev.rootHash, 'hex');
+      const extends_ =
+        size >= prev.treeSize && (await storedConsistency(this.storage, prev.treeSize, prevRoot, size, root));
+      if (!extends_) {
+        this.degrade(
+          `a new tree head of size ${size} would not extend the signed tree head of size ${prev.treeSize}: refusing to fork`,
+        );
+        throw new Error(`the provenance log failed its integrity check: ${this.integrityState.reason}`);
+      }
+      if (size === prev.treeSize) return prev;
+    }
     const timestamp = Math.max(this.now(), this.latest?.timestamp ?? 0);
     const sth = signTreeHead(
       { logId: this.key.logId, treeSize: size, rootHash: root.toString('hex'), timestamp },
@@ -211,6 +381,9 @@ export class VerifiableLog implements VerifiableProvenanceLog {
     );
     await this.storage.putTreeHead(sth);
     if (!this.latest || sth.treeSize >= this.latest.treeSize) this.latest = sth;
+    await this.witness
+      ?.saveHead(this.key.logId, sth)
+      .catch((err: unknown) => log.warn(`the log witness could not record a tree head: ${String(err)}`));
     return sth;
   }
 
@@ -252,9 +425,9 @@ export class VerifiableLog implements VerifiableProvenanceLog {
     return { logId: this.key.logId, pem: this.key.pem, jwk: { ...this.key.jwk } };
   }
 
-  /** False once the log is closing or its storage failed and has not been reopened (readiness). */
+  /** False once the log is closing, failed its integrity check, or its storage failed and was not reopened. */
   get writable(): boolean {
-    return !this.closing && this.failedAt === null;
+    return !this.closing && this.failedAt === null && this.integrityState.ok;
   }
 
   /** Group-commit counters (batches written, records appended, largest batch), for tests and benches. */
@@ -266,7 +439,9 @@ export class VerifiableLog implements VerifiableProvenanceLog {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    if (this.verifierTimer) clearInterval(this.verifierTimer);
     while (this.flushing) await this.flushing;
+    await this.verifying?.catch(() => undefined);
     await this.storage.close();
   }
 }

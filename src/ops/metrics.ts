@@ -5,12 +5,15 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ProvenanceRecord } from '../ledger/provenance-record.js';
+import type { LogIntegrity } from '../ledger/verifiable-log.js';
 
 export interface MetricsSources {
   /** Size of the provenance log (leaves). */
   logSize: () => Promise<number>;
   /** Leaves appended since the last anchored tree head; null while no ledger anchor is configured. */
   anchorLag: () => Promise<number | null>;
+  /** The provenance log's last integrity verdict (on opening and from the background verifier). */
+  logIntegrity?: () => LogIntegrity;
   /** Sandbox jobs queued or running, read from the shared job queue (so every instance reports the same). */
   sandboxQueueDepth?: () => Promise<number>;
 }
@@ -79,6 +82,52 @@ export class GatewayMetrics {
         this.set(await sources.logSize());
       },
     });
+    const integrity = sources.logIntegrity;
+    if (integrity) {
+      new Gauge({
+        name: 'citygate_log_integrity_ok',
+        help: '1 while the provenance log verifies; 0 once a check failed (no release is served).',
+        registers,
+        collect() {
+          this.set(integrity().ok ? 1 : 0);
+        },
+      });
+      new Gauge({
+        name: 'citygate_log_verified_records',
+        help: 'Records of the provenance log covered by the last integrity check that passed.',
+        registers,
+        collect() {
+          this.set(integrity().verifiedSize);
+        },
+      });
+      new Gauge({
+        name: 'citygate_log_verification_runs',
+        help: 'Background verifications of the whole provenance log, by result (ok or failed).',
+        labelNames: ['result'],
+        registers,
+        collect() {
+          const s = integrity();
+          this.set({ result: 'ok' }, s.runs - s.failures);
+          this.set({ result: 'failed' }, s.failures);
+        },
+      });
+      new Gauge({
+        name: 'citygate_log_last_verified_timestamp_seconds',
+        help: 'When the last passing integrity check of the provenance log completed (0: never).',
+        registers,
+        collect() {
+          this.set((integrity().lastOkAt ?? 0) / 1000);
+        },
+      });
+      new Gauge({
+        name: 'citygate_log_verification_duration_seconds',
+        help: 'How long the last integrity check of the provenance log took.',
+        registers,
+        collect() {
+          this.set(integrity().lastDurationMs / 1000);
+        },
+      });
+    }
     new Gauge({
       name: 'citygate_anchor_lag',
       help: 'Log leaves not yet covered by an anchored tree head (0 while no ledger anchor is configured).',

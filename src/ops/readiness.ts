@@ -17,7 +17,7 @@ export class Readiness {
 
   constructor(
     private readonly db: Db,
-    private readonly log: Pick<VerifiableLog, 'writable'>,
+    private readonly log: Pick<VerifiableLog, 'writable'> & Partial<Pick<VerifiableLog, 'integrity'>>,
   ) {}
 
   /** Called when shutdown starts: load balancers stop sending traffic while in-flight requests drain. */
@@ -36,7 +36,9 @@ export class Readiness {
       checks.store = 'unreachable';
       checks.migrations = 'unknown';
     }
-    if (!this.log.writable) checks.log = 'not writable';
+    const integrity = this.log.integrity?.();
+    if (integrity && !integrity.ok) checks.log = `failed its integrity check: ${integrity.reason}`;
+    else if (!this.log.writable) checks.log = 'not writable';
     if (this.draining) checks.server = 'shutting down';
     return { ready: Object.values(checks).every((c) => c === 'ok'), checks };
   }

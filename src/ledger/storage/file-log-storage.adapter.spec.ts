@@ -9,8 +9,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { crc32 } from 'node:zlib';
 import { sampleRecord } from '../../../test/support/provenance-fixtures.js';
+import { forgeLeaves, frame, readFrames } from '../../../test/support/log-files.js';
 import { LogCorruptionError } from '../log-storage.port.js';
 import type { Receipt } from '../provenance-log.port.js';
 import { VerifiableLog } from '../verifiable-log.js';
@@ -26,39 +26,6 @@ function tmp(): string {
 after(() => {
   for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
 });
-
-const MAGIC_LEN = 8;
-
-interface Frame {
-  offset: number;
-  payload: Buffer;
-}
-
-/** The test's own reading of leaves.log. */
-function readFrames(logDir: string): Frame[] {
-  const buf = fs.readFileSync(path.join(logDir, 'leaves.log'));
-  const out: Frame[] = [];
-  for (let at = MAGIC_LEN; at < buf.length;) {
-    const len = buf.readUInt32LE(at);
-    out.push({ offset: at, payload: buf.subarray(at + 8, at + 8 + len) });
-    at += 8 + len;
-  }
-  return out;
-}
-
-function frame(payload: Buffer): Buffer {
-  const head = Buffer.alloc(8);
-  head.writeUInt32LE(payload.length, 0);
-  head.writeUInt32LE(crc32(payload, crc32(head.subarray(0, 4))), 4);
-  return Buffer.concat([head, payload]);
-}
-
-/** Rewrites leaves.log with valid frames and throws away everything derived: a careful forger. */
-function forgeLeaves(logDir: string, payloads: Buffer[]): void {
-  const magic = fs.readFileSync(path.join(logDir, 'leaves.log')).subarray(0, MAGIC_LEN);
-  fs.writeFileSync(path.join(logDir, 'leaves.log'), Buffer.concat([magic, ...payloads.map(frame)]));
-  for (const f of ['hashes.bin', 'offsets.bin', 'checkpoint.json']) fs.rmSync(path.join(logDir, f), { force: true });
-}
 
 async function buildLog(n: number, treeHeadEvery = 16) {
   const dataDir = tmp();

@@ -11,17 +11,25 @@
  *   offsets.bin       u64 LE offset of leaf i's frame in leaves.log.
  *   checkpoint.json   {size, leavesBytes, root}: hashes.bin and offsets.bin are fdatasync'ed up to `size`
  *                     (written atomically: temporary file, fsync, rename, fsync of the directory).
- *   tree-heads.jsonl  one signed tree head per line.
+ *   tree-heads.jsonl  one signed tree head per line (fdatasync'ed before the head is handed out).
+ *   tree-heads.2.jsonl the same heads again, each line {sth, chain} with chain = SHA-256(previous chain ‖ the
+ *                     head's JSON): a second copy with its own checksum, so a deleted or edited head is noticed.
+ *   acked.bin         the durable high-water mark: two 64-byte slots, written alternately, each {seq, size,
+ *                     leavesBytes, heads} with a CRC-32. A batch is acknowledged only after its frames AND the
+ *                     mark that covers them are fdatasync'ed; a head is handed out only after the mark counts it.
  *   meta.json         the log identity (logId, public key) bound on first use.
  *   LOCK              pid of the process that has the directory open (advisory).
  *
  * Opening recovers from a crash: derived files are cut back to the checkpoint and the leaves written after it
- * are replayed from leaves.log; a torn trailing frame (short, or failing its checksum) is truncated, which is
- * safe because its batch was never acknowledged (acknowledgement waits for the fdatasync). Checkpoints run
- * every `checkpointEvery` leaves or `checkpointIntervalMs`, and on close, bounding the replay.
+ * are replayed from leaves.log. A torn trailing frame (short, or failing its checksum) is truncated only when it
+ * lies after the high-water mark, i.e. its batch was never acknowledged. Damage before the mark, a log shorter
+ * than the mark, a missing mark or lost tree heads are corruption, never a torn tail: the storage then opens
+ * read-only and lists the problems in `problems` (the gateway serves no release until an operator acts).
+ * Checkpoints run every `checkpointEvery` leaves or `checkpointIntervalMs`, and on close, bounding the replay.
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { crc32 } from 'node:zlib';
@@ -48,6 +56,22 @@ const BLOCK_LEVEL = 8;
 const BLOCK_LEAVES = 2 ** BLOCK_LEVEL;
 
 const fdatasync = promisify(fs.fdatasync);
+const pwrite = promisify(fs.write);
+
+const MARK_FILE = 'acked.bin';
+const MARK_MAGIC = Buffer.from('CGACK01\n', 'latin1');
+const MARK_SLOT = 64;
+const HEADS_FILE = 'tree-heads.jsonl';
+const HEADS_COPY_FILE = 'tree-heads.2.jsonl';
+const ZERO_CHAIN = Buffer.alloc(32).toString('hex');
+
+/** The durable high-water mark: what was acknowledged to callers. */
+interface Mark {
+  seq: number;
+  size: number;
+  leavesBytes: number;
+  heads: number;
+}
 
 /** Hashes stored for a tree of n leaves. */
 export function storedCount(n: number): number {
@@ -76,6 +100,8 @@ export interface RecoveryReport {
   truncatedBytes: number;
   /** Torn trailing bytes cut off tree-heads.jsonl. */
   truncatedTreeHeadBytes: number;
+  /** The acknowledged size recorded by the high-water mark when the log was opened. */
+  acknowledged: number;
 }
 
 interface Checkpoint {
@@ -104,11 +130,21 @@ export class FileLogStorage implements LogStorage {
     private readonly offsetsFd: number,
     private readonly hashesFd: number,
     private readonly sthFd: number,
+    private readonly sthCopyFd: number,
+    private readonly markFd: number,
+    private mark: Mark,
+    /** chains[i]: the checksum chain of tree-heads.2.jsonl after its line i + 1 (ZERO_CHAIN before any). */
+    private readonly chains: string[],
     private readonly sths: SignedTreeHead[],
     state: { size: number; leavesBytes: number; range: CompactRange },
     private readonly opts: Required<FileLogStorageOptions>,
     /** What opening repaired. */
     readonly recovery: RecoveryReport,
+    /**
+     * Integrity problems found on opening (corruption, never a crash): non-empty means the files are kept as
+     * found, appends and new heads are refused, and reads serve what could be read, for the audit.
+     */
+    readonly problems: readonly string[],
   ) {
     this.sizeValue = state.size;
     this.leavesBytes = state.leavesBytes;
@@ -146,9 +182,13 @@ export class FileLogStorage implements LogStorage {
         opened.push(fd);
         return fd;
       };
+      const markExisted = fs.existsSync(path.join(abs, MARK_FILE));
       const offsetsFd = openRw('offsets.bin');
       const hashesFd = openRw('hashes.bin');
-      const sthFd = openRw('tree-heads.jsonl');
+      const sthFd = openRw(HEADS_FILE);
+      const sthCopyFd = openRw(HEADS_COPY_FILE);
+      const markFd = openRw(MARK_FILE);
+      const problems: string[] = [];
 
       const cp = readCheckpoint(abs);
       const leavesLen = fs.fstatSync(leaves.fd).size;
@@ -160,6 +200,28 @@ export class FileLogStorage implements LogStorage {
           cp.size,
         );
       }
+
+      let mark = readMark(markFd);
+      if (mark === 'damaged') {
+        problems.push(`${MARK_FILE} (the acknowledgement mark) is damaged: neither of its slots verifies`);
+        mark = null;
+      }
+      const empty = leavesLen <= MAGIC.length && fs.fstatSync(sthFd).size === 0;
+      if (mark === null && !empty && problems.length === 0) {
+        problems.push(
+          `${MARK_FILE} (the acknowledgement mark) is ${markExisted ? 'empty' : 'missing'} but the log holds records: it was deleted`,
+        );
+      }
+      const acked: Mark = mark ?? { seq: 0, size: 0, leavesBytes: MAGIC.length, heads: 0 };
+      if (cp.size > acked.size) {
+        problems.push(`the checkpoint (size ${cp.size}) is ahead of the acknowledgement mark (size ${acked.size})`);
+      }
+      if (leavesLen < acked.leavesBytes) {
+        problems.push(
+          `leaves.log ends at byte ${leavesLen} but ${acked.size} records up to byte ${acked.leavesBytes} were acknowledged: records were cut off`,
+        );
+      }
+
       fs.ftruncateSync(offsetsFd, 8 * cp.size);
       fs.ftruncateSync(hashesFd, HASH_SIZE * storedCount(cp.size));
       const frontier = CompactRange.nodesFor(cp.size).map((id) => readHash(hashesFd, storedIndex(id.level, id.index)));
@@ -169,7 +231,17 @@ export class FileLogStorage implements LogStorage {
       }
 
       const replay = replayLeaves(leaves.fd, cp.leavesBytes, leavesLen, range);
-      if (replay.validEnd < leavesLen) {
+      const size = cp.size + replay.count;
+      if (replay.validEnd < acked.leavesBytes && leavesLen >= acked.leavesBytes) {
+        problems.push(
+          `record ${size} (leaves.log byte ${replay.validEnd}) is damaged, yet ${acked.size} records were acknowledged: this is corruption, not a torn tail`,
+        );
+      } else if (replay.validEnd >= acked.leavesBytes && size < acked.size) {
+        problems.push(`leaves.log holds ${size} records where ${acked.size} were acknowledged`);
+      }
+      // Only a tail after the acknowledged end may be cut, and only when nothing else is wrong.
+      const cut = problems.length === 0 && replay.validEnd < leavesLen;
+      if (cut) {
         fs.ftruncateSync(leaves.fd, replay.validEnd);
         fs.fdatasyncSync(leaves.fd);
       }
@@ -177,23 +249,55 @@ export class FileLogStorage implements LogStorage {
         writeFully(hashesFd, replay.hashes, HASH_SIZE * storedCount(cp.size));
         writeFully(offsetsFd, replay.offsets, 8 * cp.size);
       }
-      const sth = loadTreeHeads(sthFd, path.join(abs, 'tree-heads.jsonl'));
+      const sth = loadTreeHeads(sthFd, path.join(abs, HEADS_FILE));
+      const copy = loadTreeHeadCopy(sthCopyFd, path.join(abs, HEADS_COPY_FILE));
+      problems.push(...copy.problems);
+      if (sth.heads.length < acked.heads) {
+        problems.push(
+          `${HEADS_FILE} holds ${sth.heads.length} signed tree heads where ${acked.heads} were stored: heads were deleted`,
+        );
+      }
+      if (copy.heads.length < acked.heads) {
+        problems.push(
+          `${HEADS_COPY_FILE} holds ${copy.heads.length} signed tree heads where ${acked.heads} were stored: heads were deleted`,
+        );
+      }
+      for (let i = 0; i < Math.min(acked.heads, sth.heads.length, copy.heads.length); i++) {
+        if (JSON.stringify(sth.heads[i]) !== JSON.stringify(copy.heads[i])) {
+          problems.push(`the two copies of the signed tree heads differ at head ${i + 1}: one of them was edited`);
+          break;
+        }
+      }
+      // Heads written past the mark (a crash before the mark) are kept in the main file only if the copy agrees.
       const storage = new FileLogStorage(
         abs,
         leaves,
         offsetsFd,
         hashesFd,
         sthFd,
+        sthCopyFd,
+        markFd,
+        { ...acked, heads: Math.min(acked.heads, sth.heads.length) },
+        copy.chains,
         sth.heads,
-        { size: cp.size + replay.count, leavesBytes: replay.validEnd, range },
+        { size, leavesBytes: replay.validEnd, range },
         opts,
         {
           replayedLeaves: replay.count,
-          truncatedBytes: leavesLen - replay.validEnd,
+          truncatedBytes: cut ? leavesLen - replay.validEnd : 0,
           truncatedTreeHeadBytes: sth.truncatedBytes,
+          acknowledged: acked.size,
         },
+        problems,
       );
-      if (replay.count > 0 || replay.validEnd < leavesLen) await storage.checkpoint();
+      if (problems.length > 0) {
+        storage.failure = new LogCorruptionError(`the log in ${abs} failed its integrity checks: ${problems[0]}`);
+      } else {
+        // Bring the copy of the heads up to the main file (heads written there just before a crash).
+        await storage.syncHeadCopy();
+        if (mark === null || size > acked.size || sth.heads.length !== acked.heads) await storage.writeMark();
+        if (replay.count > 0 || replay.validEnd < leavesLen) await storage.checkpoint();
+      }
       return storage;
     } catch (err) {
       for (const fd of opened) fs.closeSync(fd);
@@ -273,6 +377,8 @@ export class FileLogStorage implements LogStorage {
       });
     }
     await durable;
+    // The high-water mark covers the batch before anyone is told it is durable.
+    await this.writeMark({ size: first + batch.length, leavesBytes: pos + frames.length });
 
     writeFully(this.hashesFd, hashes, HASH_SIZE * storedCount(first));
     writeFully(this.offsetsFd, offsets, 8 * first);
@@ -440,10 +546,60 @@ export class FileLogStorage implements LogStorage {
   putTreeHead(sth: SignedTreeHead): Promise<void> {
     return this.exclusive(async () => {
       if (this.closed) throw new Error('the log storage is closed');
-      const line = Buffer.from(JSON.stringify(sth) + '\n', 'utf8');
-      writeFully(this.sthFd, line, fs.fstatSync(this.sthFd).size);
+      if (this.failure) throw new Error(`the log storage refuses new tree heads (${this.failure.message})`);
+      const json = JSON.stringify(sth);
+      const chain = chainAfter(this.chains[this.chains.length - 1] ?? ZERO_CHAIN, json);
+      writeFully(this.sthFd, Buffer.from(json + '\n', 'utf8'), fs.fstatSync(this.sthFd).size);
+      writeFully(
+        this.sthCopyFd,
+        Buffer.from(JSON.stringify({ sth, chain }) + '\n', 'utf8'),
+        fs.fstatSync(this.sthCopyFd).size,
+      );
+      if (this.opts.sync) await Promise.all([fdatasync(this.sthFd), fdatasync(this.sthCopyFd)]);
       this.sths.push(sth);
+      this.chains.push(chain);
+      // Handed out only once the mark counts it: a deleted head is then noticed on the next open.
+      await this.writeMark({ heads: this.sths.length });
     });
+  }
+
+  /**
+   * Writes the high-water mark (the other slot than the last one, then fdatasync), so that a torn write of the
+   * mark leaves the previous one intact. Until it is durable, nothing it covers is acknowledged.
+   */
+  private async writeMark(change: Partial<Omit<Mark, 'seq'>> = {}): Promise<void> {
+    const next: Mark = {
+      seq: this.mark.seq + 1,
+      size: change.size ?? this.sizeValue,
+      leavesBytes: change.leavesBytes ?? this.leavesBytes,
+      heads: change.heads ?? this.sths.length,
+    };
+    const slot = encodeMark(next);
+    try {
+      await pwrite(this.markFd, slot, 0, MARK_SLOT, MARK_SLOT * (next.seq % 2));
+      if (this.opts.sync) await fdatasync(this.markFd);
+    } catch (err) {
+      this.failure ??= err as Error;
+      throw err;
+    }
+    this.mark = next;
+  }
+
+  /** Makes tree-heads.2.jsonl hold exactly the heads of tree-heads.jsonl (after a crash between the two). */
+  private async syncHeadCopy(): Promise<void> {
+    if (this.chains.length === this.sths.length) return;
+    if (this.chains.length > this.sths.length) this.chains.length = this.sths.length;
+    const lines: string[] = [];
+    for (let i = 0; i < this.sths.length; i++) {
+      const json = JSON.stringify(this.sths[i]);
+      const chain = chainAfter(i === 0 ? ZERO_CHAIN : this.chains[i - 1]!, json);
+      if (i >= this.chains.length) this.chains.push(chain);
+      lines.push(JSON.stringify({ sth: this.sths[i], chain }));
+    }
+    const body = lines.map((l) => l + '\n').join('');
+    fs.ftruncateSync(this.sthCopyFd, 0);
+    writeFully(this.sthCopyFd, Buffer.from(body, 'utf8'), 0);
+    if (this.opts.sync) await fdatasync(this.sthCopyFd);
   }
 
   async latestTreeHead(): Promise<SignedTreeHead | null> {
@@ -461,12 +617,15 @@ export class FileLogStorage implements LogStorage {
       if (!this.failure) {
         await this.checkpoint();
         fs.fdatasyncSync(this.sthFd);
+        fs.fdatasyncSync(this.sthCopyFd);
       }
       this.closed = true;
     });
     fs.closeSync(this.offsetsFd);
     fs.closeSync(this.hashesFd);
     fs.closeSync(this.sthFd);
+    fs.closeSync(this.sthCopyFd);
+    fs.closeSync(this.markFd);
     await this.leaves.close();
     releaseLock(this.dir);
   }
@@ -572,6 +731,78 @@ function loadTreeHeads(fd: number, file: string): { heads: SignedTreeHead[]; tru
     }
   });
   return { heads, truncatedBytes: len - keep };
+}
+
+function encodeMark(m: Mark): Buffer {
+  const b = Buffer.alloc(MARK_SLOT);
+  MARK_MAGIC.copy(b, 0);
+  b.writeBigUInt64LE(BigInt(m.seq), 8);
+  b.writeBigUInt64LE(BigInt(m.size), 16);
+  b.writeBigUInt64LE(BigInt(m.leavesBytes), 24);
+  b.writeBigUInt64LE(BigInt(m.heads), 32);
+  b.writeUInt32LE(crc32(b.subarray(0, MARK_SLOT - 4)), MARK_SLOT - 4);
+  return b;
+}
+
+/** The newer valid slot of acked.bin; null for an empty file, 'damaged' when no slot verifies. */
+function readMark(fd: number): Mark | null | 'damaged' {
+  const len = fs.fstatSync(fd).size;
+  if (len === 0) return null;
+  const buf = Buffer.alloc(Math.min(len, 2 * MARK_SLOT));
+  readFully(fd, buf, 0);
+  let best: Mark | null = null;
+  for (let at = 0; at + MARK_SLOT <= buf.length; at += MARK_SLOT) {
+    const b = buf.subarray(at, at + MARK_SLOT);
+    if (!b.subarray(0, 8).equals(MARK_MAGIC) || crc32(b.subarray(0, MARK_SLOT - 4)) !== b.readUInt32LE(MARK_SLOT - 4)) {
+      continue;
+    }
+    const m: Mark = {
+      seq: Number(b.readBigUInt64LE(8)),
+      size: Number(b.readBigUInt64LE(16)),
+      leavesBytes: Number(b.readBigUInt64LE(24)),
+      heads: Number(b.readBigUInt64LE(32)),
+    };
+    if (m.seq % 2 !== at / MARK_SLOT) continue; // a slot holds only its own parity: a copied slot is not a mark
+    if (!best || m.seq > best.seq) best = m;
+  }
+  return best ?? 'damaged';
+}
+
+function chainAfter(previous: string, headJson: string): string {
+  return createHash('sha256').update(Buffer.from(previous, 'hex')).update(headJson, 'utf8').digest('hex');
+}
+
+/** Reads tree-heads.2.jsonl, checking each line's chain; a torn last line is cut, like in tree-heads.jsonl. */
+function loadTreeHeadCopy(fd: number, file: string): { heads: SignedTreeHead[]; chains: string[]; problems: string[] } {
+  const len = fs.fstatSync(fd).size;
+  const buf = Buffer.alloc(len);
+  readFully(fd, buf, 0);
+  const keep = buf.lastIndexOf(0x0a) + 1;
+  if (keep < len) {
+    fs.ftruncateSync(fd, keep);
+    fs.fdatasyncSync(fd);
+  }
+  const heads: SignedTreeHead[] = [];
+  const chains: string[] = [];
+  const lines = buf.toString('utf8', 0, keep).split('\n');
+  lines.pop();
+  let chain = ZERO_CHAIN;
+  for (let i = 0; i < lines.length; i++) {
+    let entry: { sth?: SignedTreeHead; chain?: unknown };
+    try {
+      entry = JSON.parse(lines[i]!) as { sth?: SignedTreeHead; chain?: unknown };
+    } catch {
+      return { heads, chains, problems: [`${path.basename(file)} line ${i + 1} is damaged`] };
+    }
+    const want = entry.sth === undefined ? null : chainAfter(chain, JSON.stringify(entry.sth));
+    if (want === null || entry.chain !== want) {
+      return { heads, chains, problems: [`${path.basename(file)} line ${i + 1} fails its checksum: it was edited`] };
+    }
+    heads.push(entry.sth!);
+    chains.push(want);
+    chain = want;
+  }
+  return { heads, chains, problems: [] };
 }
 
 function readHash(fd: number, slot: number): Buffer {
