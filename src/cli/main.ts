@@ -2,6 +2,7 @@
 import 'reflect-metadata';
 import type { webcrypto } from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import { ConsoleLogger, Logger, type LogLevel } from '@nestjs/common';
 import { Command, Option } from 'commander';
 import { ROLES, type Role } from '../access/decision.js';
@@ -16,7 +17,10 @@ import { seedDemoCity } from '../spatial/demo-city.seeder.js';
 import { progressBar } from '../spatial/progress.js';
 import { openDb } from '../store/db.factory.js';
 import { openLogKey } from '../ledger/log-key.js';
-import { openLogStorage } from '../ledger/verifiable-log.factory.js';
+import { FILE_LOG_DIR, openLogStorage } from '../ledger/verifiable-log.factory.js';
+import { FileLogStorage } from '../ledger/storage/file-log-storage.adapter.js';
+import { verifyLogIntegrity } from '../ledger/integrity.js';
+import { StoreLogWitness } from '../ledger/store-witness.js';
 import { auditStorage, verifyBundle, verifyCheckpoint, type ReceiptBundle } from '../ledger/verifier.js';
 import type { SignedTreeHead } from '../ledger/signed-tree-head.js';
 import type { ConsistencyProof } from '../ledger/provenance-log.port.js';
@@ -239,11 +243,64 @@ auditCmd
         console.log(`- ${f.kind}${f.index !== undefined ? ` at leaf ${f.index}` : ''}: ${f.message}`);
       if (report.findingsOmitted) console.log(`- ... and ${report.findingsOmitted} more`);
       if (report.suspect) console.log(`suspect leaves: ${report.suspect.first}..${report.suspect.last}`);
+      // What the gateway checks on opening: the storage's own findings (acknowledgement mark, both copies of
+      // the heads) and the store's witness, which catch deleted heads and a log truncated consistently.
+      const db = await openDb(cfg);
+      let integrity: Awaited<ReturnType<typeof verifyLogIntegrity>>;
+      try {
+        const witness = new StoreLogWitness(db);
+        const seen = await witness.load(key.logId);
+        integrity = await verifyLogIntegrity(storage, key.pem, {
+          witnessHead: seen.head,
+          known: seen.verified,
+          witnessName: witness.name,
+        });
+      } finally {
+        await db.close();
+      }
+      if (!integrity.ok) console.log(`- integrity: ${integrity.reason}`);
+      const ok = report.ok && integrity.ok;
       console.log(
-        `${report.ok ? 'OK' : 'TAMPERED'}: ${report.leavesChecked} of ${report.size} leaves and ${report.treeHeadsChecked} signed tree heads checked`,
+        `${ok ? 'OK' : 'TAMPERED'}: ${report.leavesChecked} of ${report.size} leaves and ${report.treeHeadsChecked} signed tree heads checked`,
       );
-      if (!report.ok) process.exitCode = 1;
+      if (!ok) process.exitCode = 1;
     } finally {
+      await storage.close();
+    }
+  });
+auditCmd
+  .command('accept-log')
+  .description(
+    "after restoring the log from a backup on purpose: make the store's witness accept the log as it is now (it must verify on its own); the gateway must be stopped",
+  )
+  .requiredOption('--reason <text>', 'why (kept in the store with the time)')
+  .action(async (opts: { reason: string }) => {
+    const cfg = config();
+    const key = openLogKey(cfg.dataDir);
+    const storage = cfg.databaseUrl
+      ? await openLogStorage(cfg)
+      : await FileLogStorage.open(path.join(cfg.dataDir, FILE_LOG_DIR), { adoptMissingMark: true });
+    const db = await openDb(cfg);
+    try {
+      const verdict = await verifyLogIntegrity(storage, key.pem);
+      if (!verdict.ok) {
+        console.error(`refused: the log does not verify on its own: ${verdict.reason}`);
+        process.exitCode = 1;
+        return;
+      }
+      const heads = await storage.treeHeads();
+      await db.query(`delete from kv where key in ($1, $2)`, [`log-head:${key.logId}`, `log-verified:${key.logId}`]);
+      const witness = new StoreLogWitness(db);
+      const latest = heads[heads.length - 1];
+      if (latest) await witness.saveHead(key.logId, latest);
+      await witness.saveVerified(key.logId, { size: verdict.size, root: verdict.root });
+      await db.query(`insert into kv (key, value) values ($1, $2::jsonb)`, [
+        `log-accepted:${key.logId}:${new Date().toISOString()}`,
+        JSON.stringify({ reason: opts.reason, size: verdict.size, root: verdict.root }),
+      ]);
+      console.log(`accepted: the log of ${verdict.size} records is now what the witness expects (${opts.reason})`);
+    } finally {
+      await db.close();
       await storage.close();
     }
   });

@@ -292,6 +292,26 @@ describe('log integrity: tampering is caught on opening, not only offline', () =
   });
 });
 
+describe('log integrity: the operator accepts a log without a mark', () => {
+  it('adopting a log whose mark is missing creates the mark and the heads copy; the next open is healthy', async () => {
+    const b = await build(50);
+    fs.rmSync(path.join(b.logDir, 'acked.bin'));
+    fs.rmSync(path.join(b.logDir, 'tree-heads.2.jsonl'));
+    await assertRefuses(await reopen(b), /acked\.bin .* missing/);
+    const adopted = await FileLogStorage.open(b.logDir, { adoptMissingMark: true });
+    assert.deepEqual(adopted.problems, []);
+    await adopted.close();
+    const log = await reopen(b);
+    assert.equal(log.integrity().ok, true);
+    assert.equal((await log.append(sampleRecord(50))).index, 50);
+    await log.close();
+    // The adopted mark protects like any other: damage before it is corruption again.
+    flipBit(path.join(b.logDir, 'leaves.log'), readFrames(b.logDir)[20]!.offset + 30);
+    fs.rmSync(path.join(b.logDir, 'checkpoint.json'));
+    await assertRefuses(await reopen(b), /record 20 .*corruption/);
+  });
+});
+
 describe('log integrity: the background verifier and the never-fork check', () => {
   it('an old record damaged while the gateway runs is found by the next background pass', async () => {
     const b = await build(90);

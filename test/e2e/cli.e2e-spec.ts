@@ -124,5 +124,15 @@ describe('citygate verify and citygate audit verify (offline, with only the publ
     assert.equal(caught.status, 1, caught.out + caught.err);
     assert.match(caught.out, /TAMPERED/);
     assert.match(caught.out, /at leaf \d+/);
+
+    // Deleting the signed heads used to pass: the acknowledgement mark and the second copy remember them.
+    bytes[at + 2] = 'e'.charCodeAt(0);
+    fs.writeFileSync(leaves, bytes);
+    assert.equal(citygate(dataDir, 'audit', 'verify').status, 0);
+    fs.rmSync(path.join(dataDir, 'log', 'tree-heads.jsonl'));
+    const deleted = citygate(dataDir, 'audit', 'verify');
+    assert.equal(deleted.status, 1, deleted.out + deleted.err);
+    assert.match(deleted.out, /integrity: tree-heads\.jsonl holds 0 signed tree heads .*heads were deleted/);
+    assert.match(deleted.out, /TAMPERED/);
   });
 });

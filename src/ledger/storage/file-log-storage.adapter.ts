@@ -90,6 +90,12 @@ export interface FileLogStorageOptions {
   checkpointEvery?: number;
   /** ... or when a batch lands this long after the last checkpoint (default 1,000 ms). */
   checkpointIntervalMs?: number;
+  /**
+   * Operator action only (`citygate audit accept-log`): a log without an acknowledgement mark (written before
+   * the mark existed, or whose mark was lost) is taken as it is, and the mark and the second copy of its heads
+   * are created. Never set by the gateway.
+   */
+  adoptMissingMark?: boolean;
 }
 
 /** What opening had to repair. */
@@ -158,6 +164,7 @@ export class FileLogStorage implements LogStorage {
       sync: options.sync ?? true,
       checkpointEvery: options.checkpointEvery ?? 65_536,
       checkpointIntervalMs: options.checkpointIntervalMs ?? 1_000,
+      adoptMissingMark: options.adoptMissingMark ?? false,
     };
     const abs = path.resolve(dir);
     fs.mkdirSync(abs, { recursive: true });
@@ -207,13 +214,13 @@ export class FileLogStorage implements LogStorage {
         mark = null;
       }
       const empty = leavesLen <= MAGIC.length && fs.fstatSync(sthFd).size === 0;
-      if (mark === null && !empty && problems.length === 0) {
+      if (mark === null && !empty && problems.length === 0 && !opts.adoptMissingMark) {
         problems.push(
           `${MARK_FILE} (the acknowledgement mark) is ${markExisted ? 'empty' : 'missing'} but the log holds records: it was deleted`,
         );
       }
       const acked: Mark = mark ?? { seq: 0, size: 0, leavesBytes: MAGIC.length, heads: 0 };
-      if (cp.size > acked.size) {
+      if (cp.size > acked.size && !(mark === null && opts.adoptMissingMark)) {
         problems.push(`the checkpoint (size ${cp.size}) is ahead of the acknowledgement mark (size ${acked.size})`);
       }
       if (leavesLen < acked.leavesBytes) {
