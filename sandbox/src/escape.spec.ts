@@ -113,6 +113,17 @@ const allEqual =
     for (const seen of firstColumn(r)) assert.equal(seen, expected);
   };
 
+/**
+ * The job was stopped by its CPU budget, in the worker (the isolate's time limit or the worker's watchdog), and not
+ * by the pool's wall-clock kill, whose message differs and which comes without a CPU measurement.
+ */
+function byCpuLimit(r: JobResult, cpuMs: number): void {
+  assert.ok(r.status === 'error');
+  assert.equal(r.message, 'the job exceeded its CPU time limit');
+  assert.ok(r.cpuMs !== undefined && r.cpuMs >= cpuMs * 0.9, `cpuMs ${r.cpuMs}`);
+  assert.ok(r.wallMs !== undefined && r.wallMs < cpuMs + 1000, `wallMs ${r.wallMs}`);
+}
+
 const code = (body: string) => `globalThis.main = function (input) { ${body} };`;
 const table = (rows: string) => `({ tables: [{ name: 't', columns: ['v'], rows: ${rows} }] })`;
 
@@ -211,23 +222,28 @@ const ATTEMPTS: Attempt[] = [
   },
   // ---- stack traces -------------------------------------------------------------------------------------------
   {
-    name: 'Error.prepareStackTrace sees only isolate frames (no host files, no this or function of strict frames)',
+    name: 'Error.prepareStackTrace is locked before job code runs; a stack names only isolate frames',
     job: {
       code: code(`
         Error.stackTraceLimit = Infinity;
-        Error.prepareStackTrace = (e, frames) => frames.map((f) => [String(f.getFileName()), typeof f.getThis(), typeof f.getFunction()].join('|'));
-        const frames = new Error('x').stack;
-        return { tables: [{ name: 't', columns: ['v'], rows: frames.map((f) => [f]) }] };`),
+        Error.prepareStackTrace = (e, frames) => frames; // sloppy code: silently ignored
+        const strict = (function () { 'use strict'; try { Error.prepareStackTrace = () => 1; return 'assigned'; } catch (e) { return e.name; } })();
+        const d = Object.getOwnPropertyDescriptor(Error, 'prepareStackTrace');
+        const stack = new Error('x').stack;
+        return ${table(`[[typeof Error.prepareStackTrace], [strict], [Reflect.defineProperty(Error, 'prepareStackTrace', { get() { return () => 1; } })],
+          [delete Error.prepareStackTrace], [String(d.writable) + String(d.configurable)], [typeof stack], [stack]]`)};`),
     },
     expect: 'ok',
     check: (r) => {
       noHostLeak(r);
-      const frames = firstColumn(r) as string[];
-      assert.ok(frames.length >= 1);
-      // file names are isolated-vm's placeholder or the job's own anonymous function, never a host file
-      for (const f of frames) assert.match(f, /^(<isolated-vm>|undefined|anonymous)\|/);
-      // the driver frame is strict: neither its receiver nor its function is exposed
-      assert.ok(frames.some((f) => f.endsWith('|undefined|undefined')));
+      const [type, strict, redefined, deleted, flags, stackType, stack] = firstColumn(r);
+      assert.deepEqual(
+        [type, strict, redefined, deleted, flags, stackType],
+        ['undefined', 'TypeError', false, false, 'falsefalse', 'string'],
+      );
+      // V8's default format, not a hook's: the message line, then frames in the job's code and the driver
+      assert.match(String(stack), /^Error: x\n\s+at /);
+      assert.match(String(stack), /<isolated-vm>/);
     },
   },
   {
@@ -253,7 +269,7 @@ const ATTEMPTS: Attempt[] = [
         `Error.prepareStackTrace = () => { for (;;) {} }; Object.freeze(Error); return { tables: [new Proxy({ name: 't', columns: ['v'], rows: [] }, {})] };`,
       ),
     },
-    expect: 'RUNTIME_ERROR',
+    expect: 'INVALID_OUTPUT',
     withinMs: 1000,
   },
   {
@@ -305,9 +321,10 @@ const ATTEMPTS: Attempt[] = [
     expect: 'INVALID_OUTPUT',
   },
   {
-    name: 'a Proxy whose traps loop forever',
+    name: 'a Proxy whose traps loop forever, as the result (refused without calling a trap)',
     job: { code: code(`return new Proxy({}, { ownKeys() { for (;;) {} }, getPrototypeOf() { for (;;) {} } });`) },
-    expect: 'TIMEOUT',
+    expect: 'INVALID_OUTPUT',
+    withinMs: 1000,
   },
   {
     name: 'a Proxy trap that swaps the rows after they were checked',
@@ -670,6 +687,271 @@ const ATTEMPTS: Attempt[] = [
     name: 'returning the raw input column as the result',
     job: { code: code(`return input.columns.x;`) },
     expect: 'INVALID_OUTPUT',
+  },
+  // ---- host-side paths into job code (#12) ---------------------------------------------------------------------
+  // isolated-vm runs some of a call's work after the call's time limit: it formats the stack of an error it creates
+  // (a refused copy), it copies the reason of an unhandled rejection (reading `message` and `stack`, converting them
+  // to strings) and it copies the result. Each attempt below aims job code at one of those places. It must end
+  // quickly, or by the worker's CPU limit, never by the pool's wall-clock kill (4 s here).
+  {
+    name: 'an accessor Error.prepareStackTrace (defineProperty, error swallowed), then a thrown error',
+    job: {
+      code: code(`try { Object.defineProperty(Error, 'prepareStackTrace', { get() { for (;;) {} }, configurable: true }); } catch {}
+        throw new Error('x');`),
+    },
+    expect: 'RUNTIME_ERROR',
+    withinMs: 1000,
+  },
+  {
+    name: 'an accessor Error.prepareStackTrace, then a proxy in the output (the copy that formatted a stack)',
+    job: {
+      code: code(`try { Object.defineProperty(Error, 'prepareStackTrace', { get() { for (;;) {} }, configurable: true }); } catch {}
+        return { tables: [new Proxy({ name: 't', columns: ['v'], rows: [] }, {})] };`),
+    },
+    expect: 'INVALID_OUTPUT',
+    withinMs: 1000,
+  },
+  {
+    name: 'an accessor Error.prepareStackTrace, then an unhandled rejection (isolated-vm formats its stack after the call)',
+    job: {
+      code: code(`try { Object.defineProperty(Error, 'prepareStackTrace', { get() { for (;;) {} }, configurable: true }); } catch {}
+        Promise.reject(new Error('x')); return ${table('[[1]]')};`),
+    },
+    expect: 'RUNTIME_ERROR',
+    withinMs: 1000,
+  },
+  ...(['Function.prototype', 'Object.prototype'] as const).map((where): Attempt => ({
+    name: `an accessor prepareStackTrace on ${where} (Error's prototype chain), then an unhandled rejection`,
+    job: {
+      code: code(`Object.defineProperty(${where}, 'prepareStackTrace', { get() { for (;;) {} }, configurable: true });
+          Promise.reject(new Error('x')); return ${table('[[1]]')};`),
+    },
+    expect: 'RUNTIME_ERROR',
+    withinMs: 1000,
+  })),
+  {
+    name: "Error's prototype replaced by a proxy whose get trap loops, then an unhandled rejection",
+    job: {
+      code: code(`Object.setPrototypeOf(Error, new Proxy(Function.prototype, { get() { for (;;) {} } }));
+        Promise.reject(new Error('x')); return ${table('[[1]]')};`),
+    },
+    expect: 'RUNTIME_ERROR',
+    withinMs: 1000,
+  },
+  ...(['data property', 'accessor'] as const).map((kind): Attempt => ({
+    name: `a proxy in the output whose trap queues a microtask that reinstalls a looping prepareStackTrace (${kind})`,
+    job: {
+      code: code(`const reinstall = () => {
+            try {
+              if (input.params.kind === 'accessor') Object.defineProperty(Error, 'prepareStackTrace', { get() { for (;;) {} } });
+              else { delete Error.prepareStackTrace; Error.prepareStackTrace = () => { for (;;) {} }; }
+            } catch {}
+          };
+          const trap = (f) => function (...args) { Promise.resolve().then(reinstall); return f(...args); };
+          const t = { name: 't', columns: ['v'], rows: [[1]] };
+          return { tables: [new Proxy(t, { getOwnPropertyDescriptor: trap(Reflect.getOwnPropertyDescriptor), ownKeys: trap(Reflect.ownKeys), getPrototypeOf: trap(Reflect.getPrototypeOf) })] };`),
+      params: { kind },
+    },
+    expect: 'INVALID_OUTPUT',
+    withinMs: 1000,
+  })),
+  ...(['on an output row', 'on a table’s rows'] as const).map((where, which): Attempt => ({
+    name: `a looping getter ${where}`,
+    job: {
+      code: code(`const rows = [[1], [2]]; Object.defineProperty(rows, 1, { get() { for (;;) {} }, enumerable: true });
+          if (input.params.which === 1) return { tables: [{ name: 't', columns: ['v'], get rows() { for (;;) {} } }] };
+          return ${table('rows')};`),
+      params: { which },
+    },
+    expect: 'INVALID_OUTPUT',
+    withinMs: 1000,
+  })),
+  {
+    name: 'looping toJSON on every prototype a cell or container has: never called, the output is unchanged',
+    job: {
+      code: code(`for (const p of [Object.prototype, Array.prototype, Number.prototype, String.prototype, Boolean.prototype]) {
+          Object.defineProperty(p, 'toJSON', { value() { for (;;) {} }, configurable: true });
+        }
+        Object.defineProperty(Object.prototype, Symbol.toPrimitive, { value() { for (;;) {} } });
+        return ${table(`[[1.5], ['s'], [true], [null]]`)};`),
+    },
+    expect: 'ok',
+    check: (r) => assert.deepEqual(okTables(r), [{ name: 't', columns: ['v'], rows: [[1.5], ['s'], [true], [null]] }]),
+    withinMs: 1000,
+  },
+  {
+    name: 'an own looping toJSON on a table and on the rows array',
+    job: {
+      code: code(`const rows = [[1]]; rows.toJSON = () => { for (;;) {} };
+        return { tables: [{ name: 't', columns: ['v'], rows }, { name: 'u', columns: ['v'], rows: [], toJSON() { for (;;) {} } }] };`),
+    },
+    expect: 'INVALID_OUTPUT',
+    withinMs: 1000,
+  },
+  ...(['the root', 'a table', 'the rows', 'a row', 'the columns', 'a revocable proxy as a table'] as const).map(
+    (where, which): Attempt => ({
+      name: `a Proxy whose ownKeys and getOwnPropertyDescriptor traps loop, as ${where}`,
+      job: {
+        code: code(`const h = { ownKeys() { for (;;) {} }, getOwnPropertyDescriptor() { for (;;) {} }, getPrototypeOf(t) { return Reflect.getPrototypeOf(t); } };
+          const P = (t) => Reflect.construct(Function('return Proxy')(), [t, h]);
+          switch (input.params.which) {
+            case 0: return P(${table('[[1]]')});
+            case 1: return { tables: [P({ name: 't', columns: ['v'], rows: [[1]] })] };
+            case 2: return ${table('P([[1]])')};
+            case 3: return ${table('[P([1])]')};
+            case 4: return { tables: [{ name: 't', columns: P(['v']), rows: [[1]] }] };
+            default: return { tables: [Proxy.revocable({ name: 't', columns: ['v'], rows: [[1]] }, h).proxy] };
+          }`),
+        params: { which },
+      },
+      expect: 'INVALID_OUTPUT',
+      withinMs: 1000,
+    }),
+  ),
+  {
+    name: 'looping Symbol.toPrimitive, toString and valueOf on a cell object',
+    job: {
+      code: code(`const evil = { [Symbol.toPrimitive]() { for (;;) {} }, toString() { for (;;) {} }, valueOf() { for (;;) {} } };
+        return ${table('[[evil]]')};`),
+    },
+    expect: 'INVALID_OUTPUT',
+    withinMs: 1000,
+  },
+  {
+    name: 'a thrown object with looping Symbol.toPrimitive, toString and a message of the same kind',
+    job: {
+      code: code(`const evil = { [Symbol.toPrimitive]() { for (;;) {} }, toString() { for (;;) {} } };
+        throw Object.assign(Object.create(Error.prototype), { message: evil, name: evil, [Symbol.toPrimitive]: evil[Symbol.toPrimitive] });`),
+    },
+    expect: 'RUNTIME_ERROR',
+    withinMs: 1000,
+  },
+  {
+    name: 'Error frozen, globalThis.Error replaced by a looping proxy, then a throw and a proxy output',
+    job: {
+      code: code(`try { Error.prepareStackTrace = () => { for (;;) {} }; } catch {}
+        Object.freeze(Error);
+        globalThis.Error = new Proxy(function () {}, { get() { for (;;) {} }, construct() { for (;;) {} } });
+        Promise.reject(new RangeError('x'));
+        return { tables: [new Proxy({ name: 't', columns: ['v'], rows: [] }, {})] };`),
+    },
+    expect: 'RUNTIME_ERROR',
+    withinMs: 1000,
+  },
+  {
+    name: 'a microtask loop started before returning (drained inside the timed call)',
+    job: {
+      code: code(`Promise.resolve().then(function f() { Promise.resolve().then(f); }); return ${table('[[1]]')};`),
+      limits: { cpuMs: 300 },
+    },
+    expect: 'TIMEOUT',
+    check: (r) => byCpuLimit(r, 300),
+    withinMs: 1500,
+  },
+  {
+    name: 'an output nested 100,000 deep in a cell',
+    job: {
+      code: code(`let v = 1; for (let i = 0; i < 1e5; i++) v = [v];
+        return ${table('[[v]]')};`),
+    },
+    expect: 'INVALID_OUTPUT',
+    withinMs: 1000,
+  },
+  {
+    name: 'an output nested 100,000 deep as the tables array',
+    job: {
+      code: code(`let v = []; for (let i = 0; i < 1e5; i++) v = [v]; return { tables: v };`),
+    },
+    expect: 'INVALID_OUTPUT',
+    withinMs: 1000,
+  },
+  // unhandled rejections: isolated-vm copies the first one after the call, outside its time limit
+  {
+    name: 'an unhandled rejection whose reason has a looping message getter',
+    job: {
+      code: code(
+        `Promise.reject({ get message() { for (;;) {} }, get stack() { for (;;) {} } }); return ${table('[[1]]')};`,
+      ),
+      limits: { cpuMs: 300 },
+    },
+    expect: 'TIMEOUT',
+    check: (r) => byCpuLimit(r, 300),
+    withinMs: 1500,
+  },
+  {
+    name: 'an unhandled rejection whose message has a looping Symbol.toPrimitive (converted to a string after the call)',
+    job: {
+      code: code(`Promise.reject({ message: { [Symbol.toPrimitive]() { for (;;) {} } } }); return ${table('[[1]]')};`),
+      limits: { cpuMs: 300 },
+    },
+    expect: 'TIMEOUT',
+    check: (r) => byCpuLimit(r, 300),
+    withinMs: 1500,
+  },
+  {
+    name: "an unhandled rejection of an Error whose inherited name getter loops (read by V8's stack formatting)",
+    job: {
+      code: code(`Object.defineProperty(Error.prototype, 'name', { get() { for (;;) {} } });
+        (async () => { throw new Error('x'); })(); return ${table('[[1]]')};`),
+      limits: { cpuMs: 300 },
+    },
+    expect: 'TIMEOUT',
+    check: (r) => byCpuLimit(r, 300),
+    withinMs: 1500,
+  },
+  {
+    name: 'an unhandled rejection whose reason is a proxy with a looping get trap (isolated-vm swallows the termination)',
+    job: {
+      code: code(`Promise.reject(new Proxy({}, { get() { for (;;) {} } })); return ${table('[[1]]')};`),
+      limits: { cpuMs: 300 },
+    },
+    expect: 'TIMEOUT',
+    check: (r) => byCpuLimit(r, 300),
+    withinMs: 1500,
+  },
+  {
+    name: 'an unhandled rejection carrying a value: its message is withheld on real data',
+    job: {
+      code: code(`Promise.reject(new Error('leak:' + input.columns.s.join('|'))); return ${table('[[1]]')};`),
+    },
+    expect: 'RUNTIME_ERROR',
+    check: (r) => {
+      const message = r.status === 'error' ? r.message : '';
+      assert.doesNotMatch(message, /leak|a\|b/);
+      assert.match(message, /rejected and never handled \(message withheld/);
+    },
+    withinMs: 1000,
+  },
+  {
+    name: 'ordinary outputs still come out exactly (-0 as 0, extreme numbers, awkward strings, metadata)',
+    job: {
+      code: code(`return { tables: [
+          { name: 'numbers', columns: ['v'], rows: [[-0], [5e-324], [1e21], [-1.7976931348623157e308], [0.1 + 0.2]] },
+          { name: 'strings', columns: ['s', 'b'], rows: [['quote " back \\\\ slash', true], ['line\\nbreak\\u2028sep', false], ['\\ud800 lone, \\u{1F600} pair', null], ['', true]] },
+          { name: 'meta', columns: ['k', 'n'], rows: [['a', 3]], contributors: { n: [[2, 1]] }, units: [['u1', 'u2', 'u3']] },
+          { name: 'empty', columns: ['x'], rows: [] },
+        ] };`),
+    },
+    expect: 'ok',
+    check: (r) => {
+      const [numbers, strings, meta, empty] = okTables(r);
+      assert.deepEqual(numbers?.rows, [[0], [5e-324], [1e21], [-1.7976931348623157e308], [0.1 + 0.2]]);
+      assert.ok(!Object.is(numbers?.rows[0]?.[0], -0), '-0 comes out as 0 (JSON)');
+      assert.deepEqual(strings?.rows, [
+        ['quote " back \\ slash', true],
+        ['line\nbreak\u2028sep', false],
+        ['\ud800 lone, \u{1F600} pair', null],
+        ['', true],
+      ]);
+      assert.deepEqual(meta, {
+        name: 'meta',
+        columns: ['k', 'n'],
+        rows: [['a', 3]],
+        contributors: { n: [[2, 1]] },
+        units: [['u1', 'u2', 'u3']],
+      });
+      assert.deepEqual(empty, { name: 'empty', columns: ['x'], rows: [] });
+    },
   },
 ];
 

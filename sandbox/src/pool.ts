@@ -298,6 +298,12 @@ export class SandboxPool {
         const running = slot.running;
         if (running === undefined || msg.seq !== running.seq) return this.misbehaved(slot);
         this.finish(slot, this.judge(running, msg.outcome));
+        if (msg.retire === true) {
+          // The worker could not stop its isolate (job code still busy on one of its threads): replace it.
+          slot.state = 'dead';
+          slot.child.kill('SIGKILL');
+          return;
+        }
         slot.state = 'idle';
         this.pump();
         return;

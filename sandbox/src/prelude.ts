@@ -8,22 +8,27 @@
  * `in`, no string conversion of objects. It only calls built-ins captured before user code ran, through the captured
  * `Reflect.apply`.
  *
- * Driver protocol (every answer is a primitive string; nothing the user made ever crosses to the host except the one
- * output graph, copied by isolated-vm after it has been checked and frozen here):
+ * Driver protocol. Every answer is a primitive string: nothing the job made ever crosses to the host as an object, so
+ * the host never reads a property, calls a trap or formats a stack of the job's (isolated-vm would do that outside any
+ * time limit):
  * - `driver('run', source, input, verbose)`: compiles `source` as a function body (`exports`, `module`), runs it, finds
  *   `run` (or `globalThis.main`) and calls it with `input`. Answers `''` or `'!CODE message'`. A returned promise is
  *   followed; it settles in the microtask checkpoint at the end of the same call (there are no timers or I/O).
  * - `driver('check', maxBytes, maxRows, verbose)`: checks the settled output strictly (plain objects and arrays, own
- *   data properties, declared keys, JSON scalars, no holes, within the size limits) reading each property once
- *   through its descriptor (so no getter runs), and freezes every container so that nothing can change it afterwards.
- *   Answers `''` or `'!CODE message'`.
- * - `driver('get')`: returns the checked output, for the worker to copy out with `{ copy: true }` (which in turn
- *   refuses proxies, functions, accessors and cycles).
+ *   data properties, declared keys, JSON scalars, no holes, no proxies, within the size limits), reading each property
+ *   once through its descriptor (so no getter, trap or `toJSON` of the job's runs), and writes what it read as JSON
+ *   text in the same pass. Answers `''` or `'!CODE message'`.
+ * - `driver('get')`: the JSON text of the checked output (a string; the host parses it with its own `JSON.parse`).
+ *
+ * Before any job code runs, the prelude also locks `Error.prepareStackTrace` (a non-writable, non-configurable data
+ * property holding `undefined`: V8 reads it with an ordinary [[Get]] that would call an accessor, also one on Error's
+ * prototype chain) and replaces `Proxy` with a wrapper that records every proxy the job makes, so that the check can
+ * refuse a proxy without calling any of its traps.
  *
  * Error messages never include a value or a position chosen by the job unless `verbose` is set (dummy data runs): on
  * real data they would be a channel around disclosure control.
  */
-export function sandboxPrelude(): (op: string, a?: unknown, b?: unknown, c?: unknown) => string | object {
+export function sandboxPrelude(): (op: string, a?: unknown, b?: unknown, c?: unknown) => string {
   /* eslint-disable @typescript-eslint/unbound-method -- built-ins are captured unbound on purpose, called via apply */
   'use strict';
   const G = globalThis as unknown as Record<string, unknown>;
@@ -33,7 +38,6 @@ export function sandboxPrelude(): (op: string, a?: unknown, b?: unknown, c?: unk
   const ObjectCtor = Object;
   const getOwnPropertyDescriptor = ObjectCtor.getOwnPropertyDescriptor;
   const getPrototypeOf = ObjectCtor.getPrototypeOf;
-  const freeze = ObjectCtor.freeze;
   const objectCreate = ObjectCtor.create;
   const hasOwn = ObjectCtor.hasOwn;
   const ownKeys = R.ownKeys;
@@ -49,6 +53,13 @@ export function sandboxPrelude(): (op: string, a?: unknown, b?: unknown, c?: unk
   const PromiseCtor = Promise;
   const ErrorCtor = Error as unknown as Record<string, unknown>;
   const defineProperty = ObjectCtor.defineProperty;
+  const construct = R.construct;
+  const ProxyCtor = Proxy;
+  const proxyRevocable = Proxy.revocable;
+  const TypeErrorCtor = TypeError;
+  const WeakSetCtor = WeakSet;
+  const weakSetAdd = WeakSet.prototype.add;
+  const weakSetHas = WeakSet.prototype.has;
   const errorProtos: [object, string][] = [
     [RangeError.prototype, 'RangeError'],
     [TypeError.prototype, 'TypeError'],
@@ -90,10 +101,54 @@ export function sandboxPrelude(): (op: string, a?: unknown, b?: unknown, c?: unk
   const temporal = G.Temporal as Record<string, unknown> | undefined;
   if (temporal !== undefined) delete temporal.Now;
 
+  // V8 calls `Error.prepareStackTrace` whenever it formats a stack, including where isolated-vm turns an exception
+  // into a host error outside any time limit. It reads the property with an ordinary [[Get]], so an accessor (own, or
+  // on Function.prototype or Object.prototype, which Error inherits from) runs too. An own data property that can be
+  // neither written nor redefined shadows all of them, and no job code, microtask or not, can install a hook later.
+  // (V8 reads it from the context's original Error function, so replacing globalThis.Error installs nothing either.)
+  defineProperty(ErrorCtor, 'prepareStackTrace', {
+    __proto__: null,
+    value: undefined,
+    writable: false,
+    enumerable: false,
+    configurable: false,
+  } as PropertyDescriptor);
+
+  // Every proxy is made through `Proxy` or `Proxy.revocable` (no other built-in makes one), so recording them here
+  // lets the check refuse a proxy in the output without running any of its traps.
+  const proxies: WeakSet<object> = new WeakSetCtor();
+  const ProxyWrapper = function Proxy(this: unknown, target: object, handler: ProxyHandler<object>): object {
+    if (new.target === undefined) throw new TypeErrorCtor("Constructor Proxy requires 'new'");
+    const p: object = construct(ProxyCtor, [target, handler]);
+    apply(weakSetAdd, proxies, [p]);
+    return p;
+  };
+  const revocable = function revocable(target: object, handler: ProxyHandler<object>) {
+    const r: { proxy: object; revoke: () => void } = apply(proxyRevocable, ProxyCtor, [target, handler]);
+    apply(weakSetAdd, proxies, [r.proxy]);
+    return r;
+  };
+  defineProperty(ProxyWrapper, 'revocable', {
+    __proto__: null,
+    value: revocable,
+    writable: true,
+    enumerable: false,
+    configurable: true,
+  } as PropertyDescriptor);
+  defineProperty(G, 'Proxy', {
+    __proto__: null,
+    value: ProxyWrapper,
+    writable: true,
+    enumerable: false,
+    configurable: true,
+  } as PropertyDescriptor);
+  const isProxy = (v: object): boolean => apply<WeakSet<object>, [object], boolean>(weakSetHas, proxies, [v]);
+
   let settled = false;
   let outcome: unknown = undefined;
   let failure = '';
-  let checked = false;
+  /** The checked output as JSON text, once `check` accepted it. */
+  let checkedJson: string | undefined = undefined;
 
   function str(s: string, from: number, to: number): string {
     return apply(stringSlice, s, [from, to]);
@@ -192,7 +247,8 @@ export function sandboxPrelude(): (op: string, a?: unknown, b?: unknown, c?: unk
     }
     let thenable = false;
     try {
-      if ((typeof result === 'object' && result !== null) || typeof result === 'function') {
+      // A proxy is never followed as a promise (its traps would run); the check refuses it without calling them.
+      if (((typeof result === 'object' && result !== null) || typeof result === 'function') && !isProxy(result)) {
         const t = getPrototypeOf(result) === PromiseCtor.prototype ? promiseThen : dataField(result, 'then').value;
         thenable = typeof t === 'function';
       }
@@ -222,14 +278,19 @@ export function sandboxPrelude(): (op: string, a?: unknown, b?: unknown, c?: unk
     return '';
   }
 
-  // ---- output check -------------------------------------------------------------------------------------------
+  // ---- output check and serialisation ------------------------------------------------------------------------
+  // One pass: every property is read once, through its descriptor, and what was read is written as JSON text at once.
+  // The text is a primitive string, so nothing the job does afterwards (a pending microtask, say) can change what was
+  // checked, and the host copies only that string. No getter, proxy trap, toJSON or toString of the job's is called:
+  // a proxy is refused before any of its internal methods is used.
   const BAD = {};
   let badMessage = '';
   let verboseCheck = false;
-  let bytes = 0;
   let rows = 0;
   let maxBytes = 0;
   let maxRows = 0;
+  /** The JSON text written so far (string concatenation only: no array method the job could have replaced). */
+  let out = '';
 
   function bad(message: string, path: string): never {
     badMessage = verboseCheck ? message + ' (at ' + path + ')' : message;
@@ -237,9 +298,10 @@ export function sandboxPrelude(): (op: string, a?: unknown, b?: unknown, c?: unk
     throw BAD;
   }
 
-  function count(n: number): void {
-    bytes += n;
-    if (bytes > maxBytes) bad('the output is larger than maxOutputBytes', 'output');
+  /** Appends JSON text; its UTF-16 length is a lower bound of its UTF-8 size (the host measures the bytes again). */
+  function emit(piece: string): void {
+    out += piece;
+    if (out.length > maxBytes) bad('the output is larger than maxOutputBytes', 'output');
   }
 
   function field(o: object, key: string | number, path: string): { found: boolean; value: unknown } {
@@ -248,30 +310,36 @@ export function sandboxPrelude(): (op: string, a?: unknown, b?: unknown, c?: unk
     return f;
   }
 
-  function plainObject(v: unknown, path: string, allowed: KeySet): object {
+  /** An object that is not a proxy: only then may its internal methods be used (a proxy's would run job code). */
+  function ordinaryObject(v: unknown, path: string, expected: string): object {
     if (typeof v === 'function') bad('functions are not allowed in the output', path);
-    if (typeof v !== 'object' || v === null || isArray(v)) bad('expected a plain object', path);
-    const proto: unknown = getPrototypeOf(v);
+    if (typeof v !== 'object' || v === null) bad(expected, path);
+    if (isProxy(v)) bad('proxies are not allowed in the output', path);
+    return v;
+  }
+
+  function plainObject(v: unknown, path: string, allowed: KeySet): object {
+    const o = ordinaryObject(v, path, 'expected a plain object');
+    if (isArray(o)) bad('expected a plain object', path);
+    const proto: unknown = getPrototypeOf(o);
     if (proto !== ObjectProto && proto !== null) bad('expected a plain object (no class instances)', path);
-    const keys = ownKeys(v);
+    const keys = ownKeys(o);
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i];
       if (typeof k !== 'string') bad('symbol keys are not allowed in the output', path);
       if (allowed['k:' + k] !== true) bad('unexpected key in the output', path);
-      count(k.length + 4);
     }
-    return v;
+    return o;
   }
 
   function plainArray(v: unknown, path: string, maxLength: number, tooLong = 'too many elements'): unknown[] {
-    if (typeof v === 'function') bad('functions are not allowed in the output', path);
-    if (!isArray(v) || getPrototypeOf(v) !== ArrayProto) bad('expected a plain array', path);
-    const n = dataField(v, 'length').value as number;
+    const a = ordinaryObject(v, path, 'expected a plain array');
+    if (!isArray(a) || getPrototypeOf(a) !== ArrayProto) bad('expected a plain array', path);
+    const n = dataField(a, 'length').value as number;
     if (n > maxLength) bad(tooLong, path);
-    const keys = ownKeys(v);
+    const keys = ownKeys(a);
     if (keys.length !== n + 1) bad('arrays must be dense, without extra properties', path);
-    count(2 + n);
-    return v;
+    return a as unknown[];
   }
 
   function element(a: unknown[], i: number, path: string): unknown {
@@ -280,15 +348,18 @@ export function sandboxPrelude(): (op: string, a?: unknown, b?: unknown, c?: unk
     return f.value;
   }
 
+  /** Checks one cell and writes it. `jsonStringify` is only ever given a primitive (no toJSON is looked up). */
   function scalar(v: unknown, path: string): void {
-    if (v === null || v === true || v === false) return count(5);
+    if (v === null) return emit('null');
+    if (v === true) return emit('true');
+    if (v === false) return emit('false');
     if (typeof v === 'number') {
       if (!isFinite(v)) bad('numbers must be finite (use null for missing values)', path);
-      return count(jsonStringify(v).length);
+      return emit(jsonStringify(v));
     }
     if (typeof v === 'string') {
       if (v.length > 10_000) bad('strings in the output are limited to 10000 characters', path);
-      return count(jsonStringify(v).length);
+      return emit(jsonStringify(v));
     }
     if (typeof v === 'function') bad('functions are not allowed in the output', path);
     bad('cells must be strings, finite numbers, booleans or null', path);
@@ -302,7 +373,7 @@ export function sandboxPrelude(): (op: string, a?: unknown, b?: unknown, c?: unk
     }
     if (names['k:' + name.value] === true) bad('table names must be unique', path);
     names['k:' + name.value] = true;
-    count(name.value.length + 2);
+    emit('{"name":' + jsonStringify(name.value) + ',"columns":[');
     const columnsField = field(table, 'columns', path + '.columns');
     if (!columnsField.found) bad('a table needs columns', path);
     const columns = plainArray(columnsField.value, path + '.columns', MAX_COLUMNS);
@@ -316,9 +387,9 @@ export function sandboxPrelude(): (op: string, a?: unknown, b?: unknown, c?: unk
       }
       if (columnNames['k:' + c] === true) bad('column names must be unique', path + '.columns');
       columnNames['k:' + c] = true;
-      count(c.length + 3);
+      emit((i > 0 ? ',' : '') + jsonStringify(c));
     }
-    freeze(columns);
+    emit('],"rows":[');
     const rowsField = field(table, 'rows', path + '.rows');
     if (!rowsField.found) bad('a table needs rows', path);
     const rowList = plainArray(
@@ -333,99 +404,97 @@ export function sandboxPrelude(): (op: string, a?: unknown, b?: unknown, c?: unk
       const rowPath = path + '.rows[' + r + ']';
       const row = plainArray(element(rowList, r, rowPath), rowPath, width);
       if (row.length !== width) bad('every row needs one cell per column', rowPath);
-      for (let c = 0; c < width; c++) scalar(element(row, c, rowPath), rowPath + '[' + c + ']');
-      freeze(row);
+      emit(r > 0 ? ',[' : '[');
+      for (let c = 0; c < width; c++) {
+        if (c > 0) emit(',');
+        scalar(element(row, c, rowPath), rowPath + '[' + c + ']');
+      }
+      emit(']');
     }
-    freeze(rowList);
+    emit(']');
     const contributors = field(table, 'contributors', path + '.contributors');
     if (contributors.found) {
       const cp = path + '.contributors';
       const byColumn = plainObject(contributors.value, cp, columnNames);
       const keys = ownKeys(byColumn);
+      emit(',"contributors":{');
       for (let k = 0; k < keys.length; k++) {
         const key = keys[k] as string;
         const perRow = plainArray(field(byColumn, key, cp).value, cp, height);
         if (perRow.length !== height) bad('contributors need one list per row', cp);
+        emit((k > 0 ? ',' : '') + jsonStringify(key) + ':[');
         for (let r = 0; r < height; r++) {
           const list = plainArray(element(perRow, r, cp), cp, MAX_CONTRIBUTIONS);
+          emit(r > 0 ? ',[' : '[');
           for (let i = 0; i < list.length; i++) {
             const v = element(list, i, cp);
             if (typeof v !== 'number') bad('contributions must be numbers', cp);
+            if (i > 0) emit(',');
             scalar(v, cp);
           }
-          freeze(list);
+          emit(']');
         }
-        freeze(perRow);
+        emit(']');
       }
-      freeze(byColumn);
+      emit('}');
     }
     const units = field(table, 'units', path + '.units');
     if (units.found) {
       const up = path + '.units';
       const perRow = plainArray(units.value, up, height);
       if (perRow.length !== height) bad('units need one list per row', up);
+      emit(',"units":[');
       for (let r = 0; r < height; r++) {
         const list = plainArray(element(perRow, r, up), up, 1_000_000);
+        emit(r > 0 ? ',[' : '[');
         for (let i = 0; i < list.length; i++) {
           const v = element(list, i, up);
           if (typeof v !== 'string' || v.length > 256) bad('unit ids must be strings of at most 256 characters', up);
+          if (i > 0) emit(',');
           scalar(v, up);
         }
-        freeze(list);
+        emit(']');
       }
-      freeze(perRow);
+      emit(']');
     }
-    freeze(table);
-  }
-
-  /**
-   * When isolated-vm's copy refuses the output (a proxy), it formats the error's stack outside any time limit, and
-   * V8 would call the job's `Error.prepareStackTrace` there. Remove it (V8 only calls a data property).
-   */
-  function disarmStackHook(): boolean {
-    const d = getOwnPropertyDescriptor(ErrorCtor, 'prepareStackTrace');
-    if (d === undefined || !hasOwn(d, 'value')) return true;
-    if (d.configurable === true) return delete ErrorCtor.prepareStackTrace;
-    if (d.writable === true) {
-      defineProperty(ErrorCtor, 'prepareStackTrace', { __proto__: null, value: undefined } as PropertyDescriptor);
-      return true;
-    }
-    return d.value === undefined;
+    emit('}');
   }
 
   function check(limitBytes: number, limitRows: number, verbose: boolean): string {
     if (failure !== '') return failure;
     if (!settled) return '!RUNTIME_ERROR run() returned a promise that never settled (there are no timers or I/O)';
-    if (!disarmStackHook()) return '!RUNTIME_ERROR the job locked Error.prepareStackTrace';
     verboseCheck = verbose;
     maxBytes = limitBytes;
     maxRows = limitRows;
-    bytes = 0;
     rows = 0;
+    out = '';
     try {
       const root = plainObject(outcome, 'output', ROOT_KEYS);
       const tablesField = field(root, 'tables', 'output.tables');
       if (!tablesField.found) bad('the output needs a tables array', 'output');
       const tables = plainArray(tablesField.value, 'output.tables', MAX_TABLES);
       const names = keySet();
+      emit('{"tables":[');
       for (let i = 0; i < tables.length; i++) {
+        if (i > 0) emit(',');
         checkTable(element(tables, i, 'output.tables'), 'output.tables[' + i + ']', names);
       }
-      freeze(tables);
-      freeze(root);
+      emit(']}');
     } catch (e) {
+      out = '';
       if (e === BAD) return '!INVALID_OUTPUT ' + badMessage;
       return '!INVALID_OUTPUT the output could not be read (' + errorName(e) + ')';
     }
     if (rows > maxRows) return '!INVALID_OUTPUT the output has more rows than maxOutputRows';
-    checked = true;
+    checkedJson = out;
+    out = '';
     return '';
   }
 
-  return function driver(op: string, a?: unknown, b?: unknown, c?: unknown): string | object {
+  return function driver(op: string, a?: unknown, b?: unknown, c?: unknown): string {
     if (op === 'run') return run(a as string, b, c === true);
     if (op === 'check') return check(a as number, b as number, c === true);
-    if (op === 'get' && checked) return outcome as object;
+    if (op === 'get' && checkedJson !== undefined) return checkedJson;
     return '!RUNTIME_ERROR driver misuse';
   };
 }

@@ -138,5 +138,6 @@ export type WorkerOutcome =
 
 export type WorkerToPool =
   | { type: 'ready'; pid: number; node: string }
-  | { type: 'result'; seq: number; outcome: WorkerOutcome }
+  /** `retire`: the worker could not stop its isolate's thread; the pool kills and replaces it. */
+  | { type: 'result'; seq: number; outcome: WorkerOutcome; retire?: true }
   | { type: 'fatal'; message: string };

@@ -41,11 +41,16 @@ if (process.send === undefined) {
   process.exit(2);
 }
 
+let retiring = false;
 process.on('message', (m: unknown) => {
   if (typeof m === 'object' && m !== null && (m as { type?: unknown }).type === 'exit') process.exit(0);
   if (!isJob(m)) return;
-  const outcome = runInIsolate(m.job, onCatastrophe);
-  send({ type: 'result', seq: m.seq, outcome });
+  if (retiring) return;
+  void runInIsolate(m.job, onCatastrophe).then(({ outcome, retire }) => {
+    // An isolate thread this process could not stop: answer, take no further job, and let the pool kill it.
+    if (retire) retiring = true;
+    send(retire ? { type: 'result', seq: m.seq, outcome, retire } : { type: 'result', seq: m.seq, outcome });
+  });
 });
 process.on('disconnect', () => process.exit(0));
 // Load and warm TypeScript before taking jobs, so that no job's wall clock pays for it.
