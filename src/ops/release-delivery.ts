@@ -7,7 +7,7 @@
  * ProvenanceRecorder reports every durable release to the scope it was appended in. A scope ends answered (its
  * result went into the response), past its deadline, or failed. When the response's connection closes, each
  * release counts as delivered only if its scope was answered before the response was sent, the whole response
- * was written (`writableFinished`) and it was not a server error. A release appended after that moment (a stuck
+ * was written (the response's `finish`) and it was not a server error. A release appended after that moment (a stuck
  * resolver that finished late) is reported at once.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -68,8 +68,12 @@ export class ReleaseDeliveries {
     fastify.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
       const delivery: Delivery = { scopes: [], settled: null, backstop: false };
       this.deliveries.set(request.raw, delivery);
+      // 'finish': the whole response was handed to the connection (writableFinished says the same on a real
+      // socket, but not on an injected request).
+      let finished = false;
+      reply.raw.once('finish', () => (finished = true));
       reply.raw.once('close', () => {
-        delivery.settled = { finished: reply.raw.writableFinished, status: reply.raw.statusCode };
+        delivery.settled = { finished: finished || reply.raw.writableFinished, status: reply.raw.statusCode };
         for (const scope of delivery.scopes) this.decide(scope);
       });
     });

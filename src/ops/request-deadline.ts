@@ -6,8 +6,10 @@
  * 2. every resolver (and a download's preparation) races the deadline plus RESOLVER_GRACE_MS: one stuck on a slow
  *    await is answered DEADLINE_EXCEEDED while it goes on (its late release, if any, is logged as undelivered);
  * 3. a backstop per request answers DEADLINE_EXCEEDED at the deadline plus RESPONSE_GRACE_MS when nothing has been
- *    sent (a hook stuck before any resolver: authentication, rate limiting).
- * The socket idle timeout (Fastify's connectionTimeout) is the deadline plus SOCKET_MARGIN_MS, beyond all three.
+ *    sent and no resolver still races (a hook stuck before any resolver: authentication, rate limiting).
+ * A grace timer that fires late (the event loop was busy, so the work could not answer either) grants its grace
+ * once more. The socket idle timeout (Fastify's connectionTimeout) is the deadline plus SOCKET_MARGIN_MS, beyond
+ * all of these.
  */
 import { type CallHandler, type ExecutionContext, Inject, Injectable, type NestInterceptor } from '@nestjs/common';
 import { GqlExecutionContext, type GqlContextType } from '@nestjs/graphql';
@@ -19,11 +21,18 @@ import type { ReleaseDeliveries } from './release-delivery.js';
 import { requestInfo } from './request-log.js';
 
 /** How long past its deadline a resolver may take to answer DEADLINE_EXCEEDED itself, with its refusal record. */
-export const RESOLVER_GRACE_MS = 500;
+export const RESOLVER_GRACE_MS = 1_000;
 /** How long past its deadline a request may go without any response before the backstop answers. */
-export const RESPONSE_GRACE_MS = 1_500;
+export const RESPONSE_GRACE_MS = 2_000;
 /** The socket idle timeout beyond the deadline: longer than every layer above. */
 export const SOCKET_MARGIN_MS = 5_000;
+/**
+ * A grace timer that fires this late found the event loop busy (a long synchronous step, e.g. an embedded
+ * database reading many rows): the work had no time to answer either, so the grace starts once more from now.
+ */
+const LATE_TIMER_MS = 100;
+/** How often a backstop that found a resolver still racing looks again. */
+const BACKSTOP_RECHECK_MS = 100;
 
 /** Fastify's connectionTimeout for a request deadline of `requestTimeoutMs`. */
 export function socketTimeoutMs(requestTimeoutMs: number): number {
@@ -34,6 +43,8 @@ const DEADLINE_MESSAGE = 'The request ran past its deadline.';
 
 export class RequestDeadlines {
   private readonly deadlines = new WeakMap<object, number>();
+  /** Races still running per request: the backstop leaves a request whose resolvers race to them. */
+  private readonly racing = new WeakMap<object, number>();
 
   constructor(
     /** Read per request (tests shorten it for one request). */
@@ -52,8 +63,8 @@ export class RequestDeadlines {
       const route = request.routeOptions.url;
       const kind = route === '/graphql' ? 'graphql' : route?.startsWith('/download/') ? 'download' : null;
       if (!kind) return;
-      const timer = setTimeout(() => this.backstop(request, reply, kind), deadline + RESPONSE_GRACE_MS - Date.now());
-      reply.raw.once('close', () => clearTimeout(timer));
+      const timer = graceTimer(deadline, RESPONSE_GRACE_MS, () => this.backstop(request, reply, kind));
+      reply.raw.once('close', () => timer.clear());
     });
   }
 
@@ -68,17 +79,25 @@ export class RequestDeadlines {
    */
   race<T>(request: FastifyRequest, fn: () => Promise<T>): Promise<T> {
     const { result, end } = this.deliveries.run(request, fn);
-    let timer: NodeJS.Timeout | undefined;
+    this.racing.set(request.raw, (this.racing.get(request.raw) ?? 0) + 1);
+    let done = false;
+    const over = () => {
+      if (done) return;
+      done = true;
+      this.racing.set(request.raw, (this.racing.get(request.raw) ?? 1) - 1);
+    };
+    let timer: { clear(): void } | undefined;
     const expired = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(
-        () => {
-          end('deadline');
-          reject(deadlineExceeded());
-        },
-        Math.max(0, this.deadlineOf(request) + RESOLVER_GRACE_MS - Date.now()),
-      );
+      timer = graceTimer(this.deadlineOf(request), RESOLVER_GRACE_MS, () => {
+        over();
+        end('deadline');
+        reject(deadlineExceeded());
+      });
     });
-    const settled = result.finally(() => clearTimeout(timer));
+    const settled = result.finally(() => {
+      timer?.clear();
+      over();
+    });
     settled.then(
       () => end('answered'),
       () => end('failed'),
@@ -88,6 +107,13 @@ export class RequestDeadlines {
 
   private backstop(request: FastifyRequest, reply: FastifyReply, kind: 'graphql' | 'download'): void {
     if (reply.sent || reply.raw.headersSent || reply.raw.destroyed) return;
+    if ((this.racing.get(request.raw) ?? 0) > 0) {
+      // A resolver still races its own deadline (a busy event loop delayed it): its answer carries more (the
+      // refusal's receipt, other fields' data). Look again shortly.
+      const timer = setTimeout(() => this.backstop(request, reply, kind), BACKSTOP_RECHECK_MS);
+      reply.raw.once('close', () => clearTimeout(timer));
+      return;
+    }
     this.deliveries.backstopAnswered(request);
     requestInfo(request).outcome = 'DEADLINE_EXCEEDED';
     void reply.header('content-type', 'application/json; charset=utf-8');
@@ -99,6 +125,22 @@ export class RequestDeadlines {
       void reply.code(504).send({ error: { code: 'DEADLINE_EXCEEDED', message: DEADLINE_MESSAGE } });
     }
   }
+}
+
+/** Calls `fn` at `deadline + graceMs`; when it fires late (a busy event loop), once more `graceMs` from then. */
+function graceTimer(deadline: number, graceMs: number, fn: () => void): { clear(): void } {
+  let timer: NodeJS.Timeout;
+  const arm = (at: number, retries: number) => {
+    timer = setTimeout(
+      () => {
+        if (retries > 0 && Date.now() - at > LATE_TIMER_MS) arm(Date.now() + graceMs, retries - 1);
+        else fn();
+      },
+      Math.max(0, at - Date.now()),
+    );
+  };
+  arm(deadline + graceMs, 1);
+  return { clear: () => clearTimeout(timer) };
 }
 
 /**

@@ -91,8 +91,10 @@ export function installRequestLog(
     });
   };
   fastify.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    let finished = false;
+    reply.raw.once('finish', () => (finished = true));
     reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished) line(request, reply, true);
+      if (!finished && !reply.raw.writableFinished) line(request, reply, true);
     });
   });
   fastify.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => line(request, reply, false));

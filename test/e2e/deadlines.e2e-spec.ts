@@ -219,14 +219,16 @@ describe('deadlines end in DEADLINE_EXCEEDED, and the log says what the caller g
     assert.equal(next.body.errors, undefined, JSON.stringify(next.body));
   });
 
-  it('a delivered release has no undelivered note', async () => {
+  it('a delivered release has no undelivered note (over a socket and injected)', async () => {
     const size = await tg.gw.log.size();
     const r = await post(RECORDS);
     assert.equal(r.body.errors, undefined, JSON.stringify(r.body));
+    const injected = await tg.gql(RECORDS);
+    assert.equal(injected.body.errors, undefined, JSON.stringify(injected.body));
     await sleep(100);
     await tg.gw.deliveries.flushed();
     const entries = await since(size);
-    assert.equal(entries.filter((e) => e.record.kind === 'access' && e.record.outcome.released).length, 1);
+    assert.equal(entries.filter((e) => e.record.kind === 'access' && e.record.outcome.released).length, 2);
     assert.equal(entries.filter((e) => e.record.kind === 'release.undelivered').length, 0);
   });
 
