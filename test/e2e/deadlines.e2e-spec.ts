@@ -191,11 +191,20 @@ describe('deadlines end in DEADLINE_EXCEEDED, and the log says what the caller g
     assert.equal(n.dataset, 'business-licences');
     assert.equal(n.release.leafHash, (await tg.gw.log.get(releases[0]!.index))!.leafHash);
     // Auditors find it in their trail.
-    const indexed = await tg.gw.db.query<{ kind: string; reason: string }>(
-      'select kind, reason from audit_index where idx = $1',
-      [notes[0]!.index],
+    const auditor = await tg.token('data-bureau', ['auditor']);
+    const trail = await tg.gql(
+      `{ auditTrail(filter: { kind: "release.undelivered", dataset: "business-licences" }, first: 5) { index kind released reason } }`,
+      {},
+      { token: auditor },
     );
-    assert.deepEqual(indexed, [{ kind: 'release.undelivered', reason: `deadline: release #${releases[0]!.index}` }]);
+    assert.deepEqual(trail.body.data?.auditTrail, [
+      {
+        index: notes[0]!.index,
+        kind: 'release.undelivered',
+        released: false,
+        reason: `deadline: release #${releases[0]!.index}`,
+      },
+    ]);
   });
 
   it('a hook stuck before any resolver (authentication): the backstop answers DEADLINE_EXCEEDED, not the socket', async () => {
