@@ -1,6 +1,6 @@
 import { ReceiptTokens } from './ledger/receipt-tokens.js';
 import { type DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, NestFactory } from '@nestjs/core';
+import { APP_FILTER, APP_INTERCEPTOR, NestFactory } from '@nestjs/core';
 import { GraphQLModule } from '@nestjs/graphql';
 import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -34,6 +34,7 @@ import { GatewayMetrics } from './ops/metrics.js';
 import { OpsController } from './ops/ops.controller.js';
 import { Readiness } from './ops/readiness.js';
 import { installRequestLog, type RequestLogLine } from './ops/request-log.js';
+import { DeadlineInterceptor, RequestDeadlines, socketTimeoutMs } from './ops/request-deadline.js';
 import { registerConsole } from './console/console.static.js';
 import { JobsModule } from './jobs/jobs.module.js';
 
@@ -47,7 +48,7 @@ export interface AppOptions {
 
 @Module({})
 export class AppModule {
-  static register(gw: Gateway, opts: AppOptions): DynamicModule {
+  static register(gw: Gateway, opts: AppOptions, deadlines: RequestDeadlines): DynamicModule {
     const { config } = gw;
     return {
       module: AppModule,
@@ -63,7 +64,7 @@ export class AppModule {
             request,
             reply,
             requester: ANONYMOUS,
-            deadline: Date.now() + config.requestTimeoutMs,
+            deadline: deadlines.deadlineOf(request),
             receipts: [],
             headerPurpose: headerPurpose(request),
             releasedRows: 0,
@@ -84,6 +85,8 @@ export class AppModule {
       controllers: [HttpController, OpsController, DownloadsController],
       providers: [
         { provide: APP_FILTER, useClass: PassThroughFilter },
+        { provide: RequestDeadlines, useValue: deadlines },
+        { provide: APP_INTERCEPTOR, useClass: DeadlineInterceptor },
         { provide: CONFIG, useValue: config },
         { provide: DB, useValue: gw.db },
         { provide: CatalogueService, useValue: gw.catalogue },
@@ -122,10 +125,16 @@ export async function createApp(gw: Gateway, opts: AppOptions = {}): Promise<Nes
     logger: opts.logger ? { level: 'info' } : false,
     // Fastify's own request lines carry URLs (a GET query string holds arguments): ops/request-log.ts logs instead.
     logController: new LogController({ disableRequestLogging: true }),
-    connectionTimeout: gw.config.requestTimeoutMs + 5_000,
+    // The socket idle timeout lies beyond every deadline answer (ops/request-deadline.ts): a caller gets
+    // DEADLINE_EXCEEDED, never a closed socket.
+    connectionTimeout: socketTimeoutMs(gw.config.requestTimeoutMs),
   });
-  installRequestLog(adapter.getInstance(), gw.metrics, opts.requestLog);
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(gw, opts), adapter, {
+  const fastify = adapter.getInstance();
+  const deadlines = new RequestDeadlines(() => gw.config.requestTimeoutMs, gw.deliveries);
+  gw.deliveries.install(fastify);
+  deadlines.install(fastify);
+  installRequestLog(fastify, gw.metrics, opts.requestLog);
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(gw, opts, deadlines), adapter, {
     logger: opts.logger ? ['error', 'warn', 'log'] : ['error'],
   });
   registerConsole(app, gw.config.consoleDir);

@@ -16,6 +16,7 @@ import type { LogStorage } from './ledger/log-storage.port.js';
 import { openLogStorageForGateway } from './ledger/verifiable-log.factory.js';
 import { StoreLogWitness } from './ledger/store-witness.js';
 import { ProvenanceRecorder } from './ledger/provenance-recorder.js';
+import { ReleaseDeliveries } from './ops/release-delivery.js';
 import { VerifiableLog } from './ledger/verifiable-log.js';
 import { DataService } from './query/data.service.js';
 import { ConsumersService } from './consumers/consumers.service.js';
@@ -71,6 +72,8 @@ export interface Gateway {
   downloads: DownloadsService;
   metrics: GatewayMetrics;
   readiness: Readiness;
+  /** Follows each logged release to its response; logs `release.undelivered` when it did not arrive. */
+  deliveries: ReleaseDeliveries;
   /** Whom a request is counted against for rate limits. */
   rateSubject(requester: Requester, clientAddress: string): Promise<RateSubject>;
   /** Flushes and closes the provenance log, then the store (when this gateway opened it). */
@@ -145,10 +148,15 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
     },
     { defaultMetrics: overrides.processMetrics ?? false },
   );
-  const recorder = new ProvenanceRecorder(provenance, async (index, record) => {
-    metrics.decision(record);
-    await auditIndex.add(index, record);
-  });
+  const recorder = new ProvenanceRecorder(
+    provenance,
+    async (index, record) => {
+      metrics.decision(record);
+      await auditIndex.add(index, record);
+    },
+    (receipt, record) => deliveries.released(receipt, record),
+  );
+  const deliveries = new ReleaseDeliveries(recorder);
   const limiter = new RateLimiter(db, config.rateLimits, Date.now, (kind, tier) => metrics.limited(kind, tier));
   const consumers = new ConsumersService(db, limiter, config);
   const data = new DataService(access, queryEngine, recorder);
@@ -206,6 +214,7 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
     limiter,
     consumers,
     downloads: new DownloadsService(catalogue, access, data, limiter),
+    deliveries,
     metrics,
     readiness: new Readiness(db, provenance),
     rateSubject: (requester, address) => rateSubject(requester, address, (id) => consumers.tierOfKey(id)),
@@ -216,6 +225,7 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
       await grants.close();
       await encrypted.close(); // stops the SEAL threads first: background key checks then end at once
       await encryptedUploads.close();
+      await deliveries.flushed(); // undelivered-release records still being appended
       await provenance.close();
       if (!overrides.db) await db.close();
     },

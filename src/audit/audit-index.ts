@@ -6,6 +6,7 @@ import {
   type EncryptedRuleRecord,
   type GrantRecord,
   type ProvenanceRecord,
+  type ReleaseUndeliveredRecord,
 } from '../ledger/provenance-record.js';
 import type { Db } from '../store/db.port.js';
 
@@ -22,6 +23,10 @@ export class AuditIndex {
   async add(index: number, r: ProvenanceRecord): Promise<void> {
     if (isEncryptedStep(r)) {
       await this.addEncryptedStep(index, r);
+      return;
+    }
+    if (r.kind === 'release.undelivered') {
+      await this.addUndelivered(index, r);
       return;
     }
     if (r.kind !== 'access') {
@@ -85,6 +90,26 @@ export class AuditIndex {
         r.applicationId,
         JSON.stringify(r.scope.extent),
         r.reason,
+      ],
+    );
+  }
+
+  /** A release that did not reach its caller: the release's requester and dataset; the reason names the release. */
+  private async addUndelivered(index: number, r: ReleaseUndeliveredRecord): Promise<void> {
+    await this.db.query(
+      `insert into audit_index (idx, at, sub, org, roles, purpose, dataset, mode, fields, tier, allowed, released,
+         refusal, grant_id, rows, within, reasons, kind, application_id, extent, reason)
+       values ($1, $2, $3, $4, $5::jsonb, null, $6, null, '[]'::jsonb, null, true, false, null, null, 0, null,
+         '[]'::jsonb, 'release.undelivered', null, null, $7)
+       on conflict (idx) do nothing`,
+      [
+        index,
+        r.at,
+        r.requester.sub,
+        r.requester.org,
+        JSON.stringify(r.requester.roles),
+        r.dataset,
+        `${r.reason}: release #${r.release.index}`,
       ],
     );
   }

@@ -8,6 +8,7 @@ import { DomainError } from '../errors/domain.error.js';
 import { credentialHeaders } from '../graphql/gateway-hooks.js';
 import { mapError } from '../graphql/error-formatter.js';
 import { IdentityService } from '../identity/identity.service.js';
+import { RequestDeadlines } from '../ops/request-deadline.js';
 import { requestInfo } from '../ops/request-log.js';
 import { CONTENT_TYPES, DOWNLOAD_FORMATS, citationLink, type DownloadFormat } from './download-formats.js';
 import { DownloadsService } from './downloads.service.js';
@@ -23,6 +24,7 @@ export class DownloadsController {
     @Inject(IdentityService) private readonly identity: IdentityService,
     @Inject(ConsumersService) private readonly consumers: ConsumersService,
     @Inject(CONFIG) private readonly config: Config,
+    @Inject(RequestDeadlines) private readonly deadlines: RequestDeadlines,
   ) {}
 
   @Get(':file')
@@ -34,10 +36,14 @@ export class DownloadsController {
     info.operation = `download ${format && DOWNLOAD_FORMATS.includes(format) ? format : '?'}`;
     try {
       if (!m || !format) throw new DomainError('NOT_FOUND', 'No downloadable dataset with this id.');
-      const requester = await this.identity.authenticate(credentialHeaders(req.raw.rawHeaders));
-      info.requester = requester;
-      const subject = await rateSubject(requester, req.ip, (id) => this.consumers.tierOfKey(id));
-      const d = await this.downloads.prepare(requester, subject, m[1] as string, format);
+      const dataset = m[1] as string;
+      // Deciding, counting and logging race the deadline; once the body streams, bytes flow.
+      const d = await this.deadlines.race(req, async () => {
+        const requester = await this.identity.authenticate(credentialHeaders(req.raw.rawHeaders));
+        info.requester = requester;
+        const subject = await rateSubject(requester, req.ip, (id) => this.consumers.tierOfKey(id));
+        return this.downloads.prepare(requester, subject, dataset, format);
+      });
       info.outcome = 'ok';
       info.records = d.rows;
       await reply
@@ -77,6 +83,8 @@ function httpStatus(code: string): number {
       return 400;
     case 'UNAVAILABLE':
       return 503;
+    case 'DEADLINE_EXCEEDED':
+      return 504;
     default:
       return 500;
   }

@@ -1,5 +1,6 @@
 import { Kind, OperationTypeNode, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import type { RateLimiter, RateSubject } from '../consumers/rate-limiter.js';
+import { ERROR_CODES } from '../errors/domain.error.js';
 import type { IdentityService } from '../identity/identity.service.js';
 import type { Requester } from '../identity/requester.js';
 import { requestInfo, safeOperationName } from '../ops/request-log.js';
@@ -94,7 +95,13 @@ export function gatewayHooks(
       const info = requestInfo(ctx.request);
       info.records = ctx.releasedRows;
       const first = execution.errors?.[0];
-      info.outcome = first ? mapError(first, false).code : 'ok';
+      // Mercurius may hand over errors already formatted (their code in extensions): keep that code.
+      const formatted = first?.extensions?.code;
+      info.outcome = first
+        ? typeof formatted === 'string' && (ERROR_CODES as readonly string[]).includes(formatted)
+          ? formatted
+          : mapError(first, false).code
+        : 'ok';
       const subject = subjects.get(ctx);
       if (rate && subject && ctx.releasedRows > 0) await rate.limiter.charge(subject, ctx.releasedRows);
       if (ctx.receipts.length > 0) {

@@ -4,10 +4,12 @@ import type { DecisionSummary } from '../access/access.service.js';
 import type { Mode, Purpose, Role } from '../access/decision.js';
 
 /**
- * One provenance record: a request for data (AccessRecord), a step of a data-sharing grant (GrantRecord), or an
- * owner's decision on encrypted computations (EncryptedDecisionRecord, EncryptedRuleRecord).
+ * One provenance record: a request for data (AccessRecord), a step of a data-sharing grant (GrantRecord), an
+ * owner's decision on encrypted computations (EncryptedDecisionRecord, EncryptedRuleRecord), or the note that a
+ * logged release never reached its caller (ReleaseUndeliveredRecord).
  */
-export type ProvenanceRecord = AccessRecord | GrantRecord | EncryptedDecisionRecord | EncryptedRuleRecord;
+export type ProvenanceRecord =
+  AccessRecord | GrantRecord | EncryptedDecisionRecord | EncryptedRuleRecord | ReleaseUndeliveredRecord;
 
 /** A decision on a request for data (DESIGN.md §1): who, what, why, the decision, the outcome and when. */
 export interface AccessRecord {
@@ -154,6 +156,35 @@ export interface EncryptedApprovalRule {
   purposes: Purpose[] | null;
   kinds: string[] | null;
   minUnits: number;
+}
+
+/**
+ * Why a logged release did not reach its caller (docs/operations.md, "Deadlines and undelivered releases"):
+ * - `deadline`: the request's deadline passed before the release was part of the response; the caller got
+ *   DEADLINE_EXCEEDED;
+ * - `connection-closed`: the connection closed before the whole response was written (the caller went away, or
+ *   the response stream broke);
+ * - `response-failed`: the response was a server error instead of the result (e.g. it could not be serialised);
+ * - `not-in-response`: the response went out without it (the request failed after the release was logged).
+ */
+export const UNDELIVERED_REASONS = ['deadline', 'connection-closed', 'response-failed', 'not-in-response'] as const;
+export type UndeliveredReason = (typeof UNDELIVERED_REASONS)[number];
+
+/**
+ * A release whose access record is in the log (appended before anything left) but whose response did not reach
+ * the caller, so that the log does not claim more than the caller got. `requester` and `dataset` are the
+ * release's (auditors find it beside the release); the gateway appends it, never a caller.
+ */
+export interface ReleaseUndeliveredRecord {
+  v: 1;
+  kind: 'release.undelivered';
+  id: string;
+  at: string;
+  requester: Actor;
+  dataset: string;
+  /** The release's own record: its id, log index and leaf hash. */
+  release: { id: string; index: number; leafHash: string };
+  reason: UndeliveredReason;
 }
 
 export function isEncryptedStep(r: ProvenanceRecord): r is EncryptedDecisionRecord | EncryptedRuleRecord {

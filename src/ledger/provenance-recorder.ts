@@ -5,7 +5,14 @@ import { DomainError } from '../errors/domain.error.js';
 import type { Requester } from '../identity/requester.js';
 import { fastCanonicalJson } from './canonical-json.js';
 import type { ProvenanceLog, Receipt } from './provenance-log.port.js';
-import { sha256Hex, type AccessRecord, type GrantRecord, type ProvenanceRecord } from './provenance-record.js';
+import {
+  sha256Hex,
+  type AccessRecord,
+  type GrantRecord,
+  type ProvenanceRecord,
+  type ReleaseUndeliveredRecord,
+  type UndeliveredReason,
+} from './provenance-record.js';
 
 const log = new Logger('ProvenanceRecorder');
 
@@ -13,12 +20,15 @@ const log = new Logger('ProvenanceRecorder');
  * Builds the provenance record of a decision and appends it durably: the step every release and refusal
  * takes before anything reaches the caller (DataService, EncryptedColumnsService). A log that cannot write
  * becomes UNAVAILABLE, so nothing is released; after the append, `afterAppend` (the auditors' index, derived
- * and rebuilt from the log when behind) runs, and its failure is logged, never fatal.
+ * and rebuilt from the log when behind) runs, and its failure is logged, never fatal. `onRelease` hears of every
+ * durable release (an access record with `released: true`), so that a release whose response never reached its
+ * caller can be followed by a `release.undelivered` record (ops/release-delivery.ts).
  */
 export class ProvenanceRecorder {
   constructor(
     private readonly provenance: ProvenanceLog,
     private readonly afterAppend: (index: number, record: ProvenanceRecord) => Promise<void> = async () => undefined,
+    private readonly onRelease: (receipt: Receipt, record: AccessRecord) => void = () => undefined,
   ) {}
 
   record(
@@ -64,6 +74,20 @@ export class ProvenanceRecorder {
     };
   }
 
+  /** The note that the release at `receipt` (whose record is `release`) did not reach its caller. */
+  undeliveredRecord(release: AccessRecord, receipt: Receipt, reason: UndeliveredReason): ReleaseUndeliveredRecord {
+    return {
+      v: 1,
+      kind: 'release.undelivered',
+      id: crypto.randomUUID(),
+      at: new Date().toISOString(),
+      requester: release.requester,
+      dataset: release.dataset,
+      release: { id: release.id, index: receipt.index, leafHash: receipt.leafHash },
+      reason,
+    };
+  }
+
   async append(record: ProvenanceRecord): Promise<Receipt> {
     const receipt = await this.appendDurable(record);
     await this.index(receipt, record);
@@ -76,8 +100,9 @@ export class ProvenanceRecorder {
    * would otherwise wait on).
    */
   async appendDurable(record: ProvenanceRecord): Promise<Receipt> {
+    let receipt: Receipt;
     try {
-      return await this.provenance.append(record);
+      receipt = await this.provenance.append(record);
     } catch (err) {
       throw new DomainError(
         'UNAVAILABLE',
@@ -85,6 +110,8 @@ export class ProvenanceRecorder {
         err,
       );
     }
+    if (record.kind === 'access' && record.outcome.released) this.onRelease(receipt, record);
+    return receipt;
   }
 
   /** Adds a durable record to the auditors' index; a failure is logged (the index catches up from the log). */

@@ -52,19 +52,27 @@ export interface RequestLogLine {
   ms: number;
 }
 
-/** Logs and counts every GraphQL and download request when its response has been sent. */
+/**
+ * Logs and counts every GraphQL and download request when its response has been sent, and also one whose
+ * connection closed before its response was written (outcome `CONNECTION_CLOSED`): a request never goes unlogged.
+ */
 export function installRequestLog(
   fastify: FastifyInstance,
   metrics: GatewayMetrics,
   sink: (line: RequestLogLine) => void = defaultSink(),
 ): void {
-  fastify.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
+  const logged = new WeakSet<object>();
+  const line = (request: FastifyRequest, reply: FastifyReply, closed: boolean) => {
+    if (logged.has(request.raw)) return;
     const route = request.routeOptions.url ?? 'unmatched';
     const info = infos.get(request.raw);
     if (!info && route !== '/graphql') return; // health probes and metrics scrapes are not logged
+    logged.add(request.raw);
     const i = info ?? requestInfo(request);
     const kind = route === '/graphql' ? 'graphql' : i.kind;
-    const outcome = i.outcome ?? (reply.statusCode < 400 ? 'ok' : `HTTP_${reply.statusCode}`);
+    const outcome = closed
+      ? 'CONNECTION_CLOSED'
+      : (i.outcome ?? (reply.statusCode < 400 ? 'ok' : `HTTP_${reply.statusCode}`));
     const ms = reply.elapsedTime;
     metrics.request(i.operation ?? route, outcome, kind === 'download' ? 'download' : 'graphql', ms / 1000);
     sink({
@@ -81,7 +89,15 @@ export function installRequestLog(
       records: i.records,
       ms: Math.round(ms * 10) / 10,
     });
+  };
+  fastify.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    let finished = false;
+    reply.raw.once('finish', () => (finished = true));
+    reply.raw.once('close', () => {
+      if (!finished && !reply.raw.writableFinished) line(request, reply, true);
+    });
   });
+  fastify.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => line(request, reply, false));
 }
 
 function defaultSink(): (line: RequestLogLine) => void {

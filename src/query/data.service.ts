@@ -5,7 +5,7 @@ import type { Requester } from '../identity/requester.js';
 import type { Receipt } from '../ledger/provenance-log.port.js';
 import { fastCanonicalJson } from '../ledger/canonical-json.js';
 import { sha256Hex } from '../ledger/provenance-record.js';
-import type { QueryEngine } from './query-engine.js';
+import { checkDeadline, type QueryEngine } from './query-engine.js';
 import type { AggregateResult, OutRecord, RecordsResult } from './query.types.js';
 import type { ProvenanceRecorder } from '../ledger/provenance-recorder.js';
 
@@ -38,6 +38,7 @@ export class DataService {
     const outcome = await this.access.decide(requester, request);
     if (!outcome.allowed) throw await this.refuse(requester, request, outcome);
     const result = await this.engine.records(outcome.plan, deadline);
+    checkDeadline(deadline); // nothing is released past the deadline: the caller has been answered already
     const grains = result.items.map((i) => i.grainId ?? i.cell ?? i.id);
     const receipt = await this.release(requester, request, outcome, result.items, result.items.length, grains);
     return { result, receipt };
@@ -81,6 +82,7 @@ export class DataService {
     const outcome = await this.access.decide(requester, request);
     if (!outcome.allowed) throw await this.refuse(requester, request, outcome);
     const result = await this.engine.aggregate(outcome.plan, deadline);
+    checkDeadline(deadline);
     const released = result.cells.filter((c) => !c.suppressed);
     const receipt = await this.release(
       requester,

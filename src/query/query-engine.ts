@@ -2,7 +2,7 @@ import { cellToBoundary } from 'h3-js';
 import { isIssuedPlan, type AccessPlan } from '../access/access.service.js';
 import type { FieldFilter, GroupBy, Measure } from '../access/access-request.js';
 import type { FieldDef } from '../catalogue/catalogue.types.js';
-import { badInput, DomainError, limitExceeded } from '../errors/domain.error.js';
+import { badInput, deadlineExceeded, DomainError, limitExceeded } from '../errors/domain.error.js';
 import { ident, type Db, type Queryable } from '../store/db.port.js';
 import type { Masker, Scalar } from './masking.js';
 import type { AggregateCell, AggregateResult, OutRecord, RecordsResult, UnsuppressedCell } from './query.types.js';
@@ -341,8 +341,8 @@ function assertPlan(plan: AccessPlan): void {
     );
 }
 
-function checkDeadline(deadline: number): void {
-  if (Date.now() > deadline) throw limitExceeded('The request ran past its deadline.');
+export function checkDeadline(deadline: number): void {
+  if (Date.now() > deadline) throw deadlineExceeded();
 }
 
 function unitColumn(unitId: string): string {

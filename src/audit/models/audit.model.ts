@@ -25,7 +25,7 @@ export class TrailEntryModel {
   @Field(() => Int) index!: number;
   @Field(() => String, {
     description:
-      'access (a request for data) or a grant step: grant-applied, grant-approved, grant-rejected, grant-revoked, grant-expired',
+      'access (a request for data), a grant step (grant-applied, grant-approved, grant-rejected, grant-revoked, grant-expired), an owner step on encrypted computations (he-approved, he-refused, he-rule-set, he-rule-revoked), or release.undelivered (a logged release whose response did not reach its caller)',
   })
   kind!: string;
   @Field(() => Date) at!: Date;
@@ -47,8 +47,12 @@ export class TrailEntryModel {
   @Field(() => String, { nullable: true, description: 'grant steps: the application' }) applicationId!: string | null;
   @Field(() => [String], { nullable: true, description: 'grant steps: the extent applied for or granted' })
   extent!: string[] | null;
-  @Field(() => String, { nullable: true, description: 'grant steps: why it was rejected or revoked' }) reason!:
-    string | null;
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'grant steps: why it was rejected or revoked; release.undelivered: why, and which release (e.g. "deadline: release #42")',
+  })
+  reason!: string | null;
 }
 
 @ObjectType('AccessReportLine', { description: 'Requests to one dataset by organisation, purpose and outcome.' })
