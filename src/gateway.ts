@@ -15,6 +15,7 @@ import { AuditService } from './audit/audit.service.js';
 import type { LogStorage } from './ledger/log-storage.port.js';
 import { openLogStorageForGateway } from './ledger/verifiable-log.factory.js';
 import { StoreLogWitness } from './ledger/store-witness.js';
+import { StatisticalReleases } from './query/statistical-releases.service.js';
 import { ProvenanceRecorder } from './ledger/provenance-recorder.js';
 import { ReleaseDeliveries } from './ops/release-delivery.js';
 import { VerifiableLog } from './ledger/verifiable-log.js';
@@ -159,7 +160,7 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
   const deliveries = new ReleaseDeliveries(recorder);
   const limiter = new RateLimiter(db, config.rateLimits, Date.now, (kind, tier) => metrics.limited(kind, tier));
   const consumers = new ConsumersService(db, limiter, config);
-  const data = new DataService(access, queryEngine, recorder);
+  const data = new DataService(access, queryEngine, recorder, new StatisticalReleases(db, recorder));
   const encryptedApprovals = new EncryptedApprovalsService(db, catalogue, recorder);
   const encrypted = new EncryptedColumnsService(db, catalogue, access, recorder, encryptedApprovals, {
     pool: new SealWorkerPool(config.he.workers),

@@ -29,6 +29,7 @@ export class AuditIndex {
       await this.addUndelivered(index, r);
       return;
     }
+    if (r.kind === 'statistical-release') return; // the gateway's own publication: in the log, not an access
     if (r.kind !== 'access') {
       await this.addGrantStep(index, r);
       return;

@@ -9,7 +9,29 @@ import type { Mode, Purpose, Role } from '../access/decision.js';
  * logged release never reached its caller (ReleaseUndeliveredRecord).
  */
 export type ProvenanceRecord =
-  AccessRecord | GrantRecord | EncryptedDecisionRecord | EncryptedRuleRecord | ReleaseUndeliveredRecord;
+  | AccessRecord
+  | GrantRecord
+  | EncryptedDecisionRecord
+  | EncryptedRuleRecord
+  | ReleaseUndeliveredRecord
+  | StatisticalReleaseRecord;
+
+/** A statistical release published by the gateway (src/query/statistical-release.ts): what it holds and its hash. */
+export interface StatisticalReleaseRecord {
+  v: 1;
+  kind: 'statistical-release';
+  id: string;
+  at: string;
+  requester: { sub: string; org: string | null; roles: Role[]; via: string };
+  dataset: string;
+  version: string;
+  /** SHA-256 of the release's canonical JSON. */
+  hash: string;
+  minCell: number;
+  fields: string[];
+  cells: number;
+  suppressed: number;
+}
 
 /** A decision on a request for data (DESIGN.md §1): who, what, why, the decision, the outcome and when. */
 export interface AccessRecord {

@@ -1,4 +1,4 @@
-import type { AccessOutcome, AccessService } from '../access/access.service.js';
+import type { AccessOutcome, AccessPlan, AccessService } from '../access/access.service.js';
 import type { AccessRequest } from '../access/access-request.js';
 import { forbidden, type DomainError } from '../errors/domain.error.js';
 import type { Requester } from '../identity/requester.js';
@@ -8,6 +8,8 @@ import { sha256Hex } from '../ledger/provenance-record.js';
 import { checkDeadline, type QueryEngine } from './query-engine.js';
 import type { AggregateResult, OutRecord, RecordsResult } from './query.types.js';
 import type { ProvenanceRecorder } from '../ledger/provenance-recorder.js';
+import { answerFromRelease } from './statistical-release.js';
+import type { StatisticalReleases } from './statistical-releases.service.js';
 
 export interface Released<T> {
   result: T;
@@ -32,6 +34,7 @@ export class DataService {
     private readonly access: AccessService,
     private readonly engine: QueryEngine,
     private readonly recorder: ProvenanceRecorder,
+    private readonly releases: StatisticalReleases | null = null,
   ) {}
 
   async records(requester: Requester, request: AccessRequest, deadline: number): Promise<Released<RecordsResult>> {
@@ -81,7 +84,7 @@ export class DataService {
   async aggregate(requester: Requester, request: AccessRequest, deadline: number): Promise<Released<AggregateResult>> {
     const outcome = await this.access.decide(requester, request);
     if (!outcome.allowed) throw await this.refuse(requester, request, outcome);
-    const result = await this.engine.aggregate(outcome.plan, deadline);
+    const result = await this.aggregateResult(outcome.plan, deadline);
     checkDeadline(deadline);
     const released = result.cells.filter((c) => !c.suppressed);
     const receipt = await this.release(
@@ -93,6 +96,22 @@ export class DataService {
       released.map((c) => c.key),
     );
     return { result, receipt };
+  }
+
+  /**
+   * The public's aggregates of a dataset with small-cell protection come from its statistical release, never
+   * from a scan: suppression is then joint across everything the public can ask. Everyone else is answered live.
+   */
+  private async aggregateResult(plan: AccessPlan, deadline: number): Promise<AggregateResult> {
+    const { decision, dataset, request } = plan;
+    if (!this.releases || decision.tier !== 'public' || decision.minCell <= 1) {
+      return this.engine.aggregate(plan, deadline);
+    }
+    const fields = dataset.fields
+      .filter((f) => (f.type === 'int' || f.type === 'float') && (decision.fields[f.name]?.effect ?? 'deny') !== 'deny')
+      .map((f) => f.name);
+    const release = await this.releases.forDataset(dataset, fields, decision.minCell);
+    return answerFromRelease(release, request);
   }
 
   private async release(

@@ -94,6 +94,13 @@ describe('one enforcement point', () => {
         '{ privateAggregate(datasetId: "residents-per-room", measure: COUNT, groupBy: building) { cells { value } } }';
       const asOwner = { token: await t.token('housing-construction', ['owner']) };
       assert.deepEqual(Object.keys(calls).sort(), [...GOVERNED_FIELDS].sort());
+      // The first public aggregate of a dataset publishes its statistical release: one record of its own, logged
+      // before the answer's, and never again for the same data.
+      const start = await t.gw.log.size();
+      await t.gql(calls.aggregate!);
+      assert.equal(await t.gw.log.size(), start + 2);
+      assert.equal((await t.gw.log.get(start))!.record.kind, 'statistical-release');
+      assert.equal((await t.gw.log.get(start + 1))!.record.kind, 'access');
       for (const name of GOVERNED_FIELDS) {
         for (const [i, q] of [calls[name]!, refused[name]!].entries()) {
           const before = await t.gw.log.size();
