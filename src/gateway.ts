@@ -160,7 +160,10 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
   const deliveries = new ReleaseDeliveries(recorder);
   const limiter = new RateLimiter(db, config.rateLimits, Date.now, (kind, tier) => metrics.limited(kind, tier));
   const consumers = new ConsumersService(db, limiter, config);
-  const data = new DataService(access, queryEngine, recorder, new StatisticalReleases(db, recorder));
+  // One budget for privateAggregate, sandbox jobs and the public's DP releases: all draw on (organisation, dataset).
+  const budget = new PrivacyBudgetRepository(db);
+  const releases = new StatisticalReleases(db, recorder, budget);
+  const data = new DataService(access, queryEngine, recorder, releases);
   const encryptedApprovals = new EncryptedApprovalsService(db, catalogue, recorder);
   const encrypted = new EncryptedColumnsService(db, catalogue, access, recorder, encryptedApprovals, {
     pool: new SealWorkerPool(config.he.workers),
@@ -171,9 +174,7 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
   // Other instances' grant changes reach this one by notification (and by the version check per decision).
   await grants.watch();
   await grantsService.start();
-  // One budget for privateAggregate and sandbox jobs: both draw on (organisation, dataset).
-  const budget = new PrivacyBudgetRepository(db);
-  const privateAggregates = new PrivateAggregateService(access, queryEngine, recorder, budget);
+  const privateAggregates = new PrivateAggregateService(access, queryEngine, recorder, budget, undefined, releases);
   const identity = await IdentityService.create(config, db);
   const jobs = new JobsService({
     db,

@@ -31,6 +31,8 @@ export interface StatisticalReleaseRecord {
   fields: string[];
   cells: number;
   suppressed: number;
+  /** A DP release: the mechanism and the epsilon (µε) charged once to the dataset's public budget. */
+  dp?: { mechanism: string; epsilonMicro: number };
 }
 
 /** A decision on a request for data (DESIGN.md §1): who, what, why, the decision, the outcome and when. */

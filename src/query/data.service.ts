@@ -8,6 +8,7 @@ import { sha256Hex } from '../ledger/provenance-record.js';
 import { checkDeadline, type QueryEngine } from './query-engine.js';
 import type { AggregateResult, OutRecord, RecordsResult } from './query.types.js';
 import type { ProvenanceRecorder } from '../ledger/provenance-recorder.js';
+import { DEMO_DP_SETTINGS, dpSettingsFor, type DpDatasetSettings } from '../jobs/dp/dp-settings.js';
 import { answerFromRelease } from './statistical-release.js';
 import type { StatisticalReleases } from './statistical-releases.service.js';
 
@@ -35,6 +36,7 @@ export class DataService {
     private readonly engine: QueryEngine,
     private readonly recorder: ProvenanceRecorder,
     private readonly releases: StatisticalReleases | null = null,
+    private readonly dpSettings: readonly DpDatasetSettings[] = DEMO_DP_SETTINGS,
   ) {}
 
   async records(requester: Requester, request: AccessRequest, deadline: number): Promise<Released<RecordsResult>> {
@@ -84,6 +86,18 @@ export class DataService {
   async aggregate(requester: Requester, request: AccessRequest, deadline: number): Promise<Released<AggregateResult>> {
     const outcome = await this.access.decide(requester, request);
     if (!outcome.allowed) throw await this.refuse(requester, request, outcome);
+    // A dataset answered with differential privacy gives exact aggregates to its owner only: the public gets its
+    // DP release, everyone else privateAggregate (against their organisation's budget).
+    const tier = outcome.plan.decision.tier;
+    if (dpSettingsFor(outcome.plan.dataset.id, this.dpSettings) && tier !== 'owner' && tier !== 'public') {
+      throw await this.refuse(requester, request, {
+        allowed: false,
+        message:
+          'This dataset is answered with differential privacy: ask privateAggregate, which charges your organisation’s privacy budget.',
+        summary: { ...outcome.summary, allow: false, reasons: [...outcome.summary.reasons, 'dp-only'] },
+        dataset: outcome.plan.dataset,
+      });
+    }
     const result = await this.aggregateResult(outcome.plan, deadline);
     checkDeadline(deadline);
     const released = result.cells.filter((c) => !c.suppressed);
@@ -104,6 +118,11 @@ export class DataService {
    */
   private async aggregateResult(plan: AccessPlan, deadline: number): Promise<AggregateResult> {
     const { decision, dataset, request } = plan;
+    const dp = dpSettingsFor(dataset.id, this.dpSettings);
+    if (dp && decision.tier === 'public') {
+      if (!this.releases) throw new Error('a DP dataset needs its statistical release for the public');
+      return answerFromRelease(await this.releases.forDpDataset(dataset, dp), request);
+    }
     if (!this.releases || decision.tier !== 'public' || decision.minCell <= 1) {
       return this.engine.aggregate(plan, deadline);
     }

@@ -45,6 +45,11 @@ export interface StatisticalRelease {
   /** Cells suppressed because they were small, and complements added to protect them. */
   primary: number;
   secondary: number;
+  /**
+   * A DP release (datasets answered with differential privacy): every cell is noised once, from the dataset's
+   * public budget; nothing is suppressed. Counts below zero are shown as 0 (post-processing).
+   */
+  dp?: { mechanism: string; epsilonMicro: number };
   /** SHA-256 of the canonical JSON of the release (what the provenance log records). */
   hash: string;
 }
@@ -101,8 +106,14 @@ export async function readTrueCells(
   db: Queryable,
   dataset: { id: string; tableName: string },
   fields: readonly string[],
+  /** Clamp each value to these integer bounds before summing (a DP release: the bounds fix the sensitivity). */
+  bounds?: Readonly<Record<string, { lower: number; upper: number }>>,
 ): Promise<{ cells: TrueCell[]; relations: Relation[] }> {
-  const sums = fields.map((f, i) => `coalesce(sum(r.${ident(f)}), 0)::float8 as s${i}`);
+  const sums = fields.map((f, i) => {
+    const b = bounds?.[f];
+    const v = b ? `least(greatest(r.${ident(f)}, ${Math.trunc(b.lower)}), ${Math.trunc(b.upper)})` : `r.${ident(f)}`;
+    return `coalesce(sum(${v}), 0)::float8 as s${i}`;
+  });
   const select = `count(*)::int as n${sums.length ? ', ' + sums.join(', ') : ''}`;
   const from = `from ${ident(dataset.tableName)} r join grains g on g.id = r.grain_id`;
   const cells: TrueCell[] = [];
@@ -298,4 +309,42 @@ export function answerFromRelease(release: StatisticalRelease, r: AccessRequest)
     primarySuppressed: cells.filter((c) => c.suppressed).length,
     secondarySuppressed: 0,
   };
+}
+
+/** Each record lies in one cell of every published partition: the city, each level, each H3 resolution. */
+export const PARTITIONS_PER_RECORD = 1 + RELEASE_LEVELS.length + RELEASE_H3.length;
+
+/**
+ * The DP release of these true cells, from their noised values (noised once and stored by the privacy budget:
+ * src/jobs/dp/privacy-budget.repository.ts). No cell is suppressed: the noise protects them all, and the whole
+ * release is one answer charged to the dataset's public budget.
+ */
+export function publishDpRelease(
+  datasetId: string,
+  fields: readonly string[],
+  cells: readonly TrueCell[],
+  noisy: readonly { count: number; sums: number[] }[],
+  dp: { mechanism: string; epsilonMicro: number; version: string },
+): StatisticalRelease {
+  const published: ReleaseCell[] = cells.map((c, i) => ({
+    partition: c.partition,
+    key: c.key,
+    label: c.label,
+    within: c.within,
+    count: Math.max(0, noisy[i]!.count),
+    sums: noisy[i]!.sums,
+    suppressed: false,
+  }));
+  const body = {
+    dataset: datasetId,
+    version: dp.version,
+    minCell: 1,
+    fields: [...fields],
+    cells: published,
+    primary: 0,
+    secondary: 0,
+    dp: { mechanism: dp.mechanism, epsilonMicro: dp.epsilonMicro },
+  };
+  const hash = createHash('sha256').update(fastCanonicalJson(body)).digest('hex');
+  return { ...body, hash };
 }

@@ -183,45 +183,6 @@ describe('privateAggregate: discrete DP with a durable budget', () => {
     );
   });
 
-  it('100 concurrent queries with a budget for 10 give exactly 10 answers', async () => {
-    // Anonymous callers share the public budget; a hundred different polygons are a hundred questions.
-    const results = await Promise.all(
-      Array.from({ length: 100 }, (_, i) =>
-        tg.gql(Q, {
-          ds: DS,
-          m: 'COUNT',
-          g: 'district',
-          filter: { polygon: [square(city.minLon + i * 0.0001, city.minLat, 0.05)] },
-        }),
-      ),
-    );
-    const answered = results.filter((r) => answerOf(r) !== null);
-    const refused = results.filter((r) => errorCode(r) === 'LIMIT_EXCEEDED');
-    assert.equal(answered.length, 10);
-    assert.equal(refused.length, 90);
-    assert.ok(answered.every((r) => answerOf(r)!.cached === false));
-    assert.match(refused[0]!.body.errors![0]!.message, /privacy budget/);
-    // Refusals are logged too, and carry no values.
-    const receipt = refused[0]!.body.extensions?.receipts?.[0];
-    assert.equal(receipt?.released, false);
-    const rec = (await tg.gw.log.get(receipt.index))!.record as AccessRecord;
-    assert.equal(rec.outcome.refusal, 'LIMIT_EXCEEDED');
-    assert.equal(rec.outcome.rows, 0);
-    // An answered query asked again is still answered, from the store.
-    const firstPolygon = await tg.gql(Q, {
-      ds: DS,
-      m: 'COUNT',
-      g: 'district',
-      filter: { polygon: [square(city.minLon, city.minLat, 0.05)] },
-    });
-    const repeatable = answered.some((r) => answerOf(r)!.queryKey === answerOf(firstPolygon)?.queryKey);
-    if (repeatable) assert.equal(answerOf(firstPolygon)!.cached, true);
-    else assert.equal(errorCode(firstPolygon), 'LIMIT_EXCEEDED');
-    // Another organisation's budget is its own.
-    const mine = await tg.gql(Q, { ds: DS, m: 'COUNT', g: 'district' }, { token: owner });
-    assert.ok(answerOf(mine), JSON.stringify(mine.body.errors));
-  });
-
   it('a grant-holder is answered within the grant, on its own budget', async () => {
     const r = await tg.gql(Q, { ds: DS, m: 'COUNT', g: 'subdistrict', p: 'urban_planning' }, { token: planner });
     const a = answerOf(r);
@@ -232,6 +193,105 @@ describe('privateAggregate: discrete DP with a durable budget', () => {
     // Without the grant's purpose there is no grant to rely on.
     const noPurpose = await tg.gql(Q, { ds: DS, m: 'COUNT', g: 'subdistrict' }, { token: planner });
     assert.equal(errorCode(noPurpose), 'FORBIDDEN');
+  });
+
+  it('100 concurrent queries with a budget for 9 more give exactly 9 answers', async () => {
+    // The planning bureau has spent one answer of ten; a hundred different polygons are a hundred questions.
+    const ask = (i: number) =>
+      tg.gql(
+        Q,
+        {
+          ds: DS,
+          m: 'COUNT',
+          g: 'district',
+          p: 'urban_planning',
+          filter: { polygon: [square(city.minLon + i * 0.0001, city.minLat, 0.05)] },
+        },
+        { token: planner },
+      );
+    const results = await Promise.all(Array.from({ length: 100 }, (_, i) => ask(i)));
+    const answered = results.filter((r) => answerOf(r) !== null);
+    const refused = results.filter((r) => errorCode(r) === 'LIMIT_EXCEEDED');
+    assert.equal(answered.length, 9);
+    assert.equal(refused.length, 91);
+    assert.ok(answered.every((r) => answerOf(r)!.cached === false));
+    assert.match(refused[0]!.body.errors![0]!.message, /privacy budget/);
+    // Refusals are logged too, and carry no values.
+    const receipt = refused[0]!.body.extensions?.receipts?.[0];
+    assert.equal(receipt?.released, false);
+    const rec = (await tg.gw.log.get(receipt.index))!.record as AccessRecord;
+    assert.equal(rec.outcome.refusal, 'LIMIT_EXCEEDED');
+    assert.equal(rec.outcome.rows, 0);
+    // An answered query asked again is still answered, from the store.
+    const firstPolygon = await ask(0);
+    const repeatable = answered.some((r) => answerOf(r)!.queryKey === answerOf(firstPolygon)?.queryKey);
+    if (repeatable) assert.equal(answerOf(firstPolygon)!.cached, true);
+    else assert.equal(errorCode(firstPolygon), 'LIMIT_EXCEEDED');
+    // Another organisation's budget is its own.
+    const mine = await tg.gql(Q, { ds: DS, m: 'COUNT', g: 'district' }, { token: owner });
+    assert.ok(answerOf(mine), JSON.stringify(mine.body.errors));
+  });
+
+  it('the public gets the published DP release: one noisy answer for everyone, charged once, and aggregate agrees', async () => {
+    const AGG = `query($g: HierarchyLevel!, $w: ID) { aggregate(dataset: "${DS}", groupBy: { level: $g }, within: $w, measures: [{ fn: count }, { fn: sum, field: "resident_count" }]) { minCell cells { key count suppressed values { value } } } }`;
+    const exact = new Map(
+      (
+        await tg.gw.db.query<{ k: string; n: number }>(
+          `select g.subdistrict_id as k, count(*)::int as n from ds_residents_per_room r join grains g on g.id = r.grain_id group by 1`,
+        )
+      ).map((r) => [r.k, r.n]),
+    );
+    const a = answerOf(await tg.gql(Q, { ds: DS, m: 'COUNT', g: 'subdistrict' }));
+    const b = answerOf(await tg.gql(Q, { ds: DS, m: 'COUNT', g: 'subdistrict' }, { remoteAddress: '10.9.8.7' }));
+    assert.ok(a && b);
+    assert.deepEqual(b.cells, a.cells, 'every public caller gets the same stored noise');
+    assert.equal(a.epsilonCharged, 0);
+    assert.ok(a.cells.length > 10);
+    // Noised: not the exact counts (a few cells may match by chance, not most of them).
+    const same = a.cells.filter((c) => c.value === (exact.get(c.key) ?? 0)).length;
+    assert.ok(same < a.cells.length / 2, `${same} of ${a.cells.length} cells are exact`);
+    // aggregate, for the public, serves the same release: counts equal privateAggregate's cells, nothing suppressed.
+    const agg = await tg.gql(AGG, { g: 'subdistrict' });
+    assert.equal(agg.body.errors, undefined, agg.raw.slice(0, 300));
+    const cells = (agg.body.data!.aggregate as { cells: { key: string; count: number; suppressed: boolean }[] }).cells;
+    assert.deepEqual(
+      cells.map((c) => [c.key, c.count]),
+      a.cells.map((c) => [c.key, Math.max(0, c.value)]),
+    );
+    assert.ok(cells.every((c) => !c.suppressed));
+    // One charge, the public budget's whole epsilon, for the release; a hundred more public questions cost nothing.
+    for (let i = 0; i < 20; i++) {
+      await tg.gql(
+        Q,
+        { ds: DS, m: i % 2 ? 'COUNT' : 'SUM', f: i % 2 ? null : 'resident_count', g: 'community' },
+        { remoteAddress: `10.0.0.${i}` },
+      );
+    }
+    const [budget] = await tg.gw.db.query<{ spent_micro: number; total_micro: number }>(
+      `select spent_micro, total_micro from dp_budgets where org_id = 'public' and dataset_id = $1`,
+      [DS],
+    );
+    assert.deepEqual([Number(budget!.spent_micro), Number(budget!.total_micro)], [1_000_000, 1_000_000]);
+    // What the release does not hold is refused, not computed: polygons and conditions.
+    const polygon = await tg.gql(Q, {
+      ds: DS,
+      m: 'COUNT',
+      g: 'district',
+      filter: { polygon: [square(city.minLon, city.minLat, 0.05)] },
+    });
+    assert.equal(errorCode(polygon), 'BAD_USER_INPUT');
+    // Exact aggregates of a DP dataset are the owner's only: a grant-holder is sent to privateAggregate.
+    const granted = await tg.gql(
+      `{ aggregate(dataset: "${DS}", groupBy: { level: district }, measures: [{ fn: count }], purpose: urban_planning) { cells { count } } }`,
+      {},
+      { token: planner },
+    );
+    assert.equal(errorCode(granted), 'FORBIDDEN', granted.raw.slice(0, 300));
+    assert.match(granted.body.errors![0]!.message, /privateAggregate/);
+    assert.equal(granted.body.extensions?.receipts?.[0]?.released, false, 'the refusal is on the record');
+    const mine = await tg.gql(AGG, { g: 'subdistrict' }, { token: owner });
+    const exactCells = (mine.body.data!.aggregate as { cells: { key: string; count: number | null }[] }).cells;
+    for (const c of exactCells) if (c.count !== null) assert.equal(c.count, exact.get(c.key) ?? 0);
   });
 
   it('sums need a declared bound; bad requests and other roles are refused with stable codes', async () => {

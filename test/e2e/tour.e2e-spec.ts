@@ -49,30 +49,39 @@ describe('the README tour, role by role', () => {
     assert.equal(rec.decision.tier, 'public');
   });
 
-  it('public: community counts of residents with cells under 10 suppressed, margins protected', async () => {
-    const r = await t.gql(AGGREGATE, {
-      dataset: 'residents-per-room',
-      level: 'community',
-      measures: [{ fn: 'count' }, { fn: 'sum', field: 'resident_count' }],
-    });
+  it('public: community counts of residents come from the DP release, noised once and the same for everyone', async () => {
+    const ask = (headers = {}) =>
+      t.gql(
+        AGGREGATE,
+        {
+          dataset: 'residents-per-room',
+          level: 'community',
+          measures: [{ fn: 'count' }, { fn: 'sum', field: 'resident_count' }],
+        },
+        headers,
+      );
+    const r = await ask();
     assert.equal(r.body.errors, undefined, JSON.stringify(r.body.errors));
     const a = r.body.data!.aggregate as {
-      minCell: number;
-      primarySuppressed: number;
       cells: { key: string; count: number | null; suppressed: boolean; values: { value: number | null }[] }[];
-      total: { count: number | null; suppressed: boolean };
     };
-    assert.equal(a.minCell, 10);
     assert.ok(a.cells.length > 100, 'zero cells are listed too');
-    for (const c of a.cells) {
-      if (c.suppressed) {
-        assert.equal(c.count, null);
-        assert.ok(c.values.every((v) => v.value === null));
-      } else assert.ok((c.count ?? 0) >= 10, `released cell ${c.key} has ${c.count}`);
-    }
-    const hidden = a.cells.filter((c) => c.suppressed);
-    assert.ok(a.primarySuppressed > 0);
-    assert.ok(hidden.length >= 2 || a.total.suppressed, 'a lone suppressed cell would be revealed by the total');
+    assert.ok(
+      a.cells.every((c) => !c.suppressed && (c.count ?? -1) >= 0),
+      'noise protects every cell: none suppressed',
+    );
+    const exact = new Map(
+      (
+        await t.gw.db.query<{ k: string; n: number }>(
+          `select g.community_id as k, count(*)::int as n from ds_residents_per_room r join grains g on g.id = r.grain_id group by 1`,
+        )
+      ).map((x) => [x.k, x.n]),
+    );
+    const exactCells = a.cells.filter((c) => c.count === (exact.get(c.key) ?? 0)).length;
+    assert.ok(exactCells < a.cells.length / 2, `${exactCells} of ${a.cells.length} cells are exact`);
+    // Another public caller gets the very same numbers: the noise was drawn once.
+    const again = (await ask({ remoteAddress: '10.1.2.3' })).body.data!.aggregate as typeof a;
+    assert.deepEqual(again.cells, a.cells);
   });
 
   it('public: unconditional business licences with geometry generalised to H3 cells and no grain ids', async () => {

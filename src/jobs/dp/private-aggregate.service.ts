@@ -14,6 +14,8 @@ import type { Receipt } from '../../ledger/provenance-log.port.js';
 import { sha256Hex, type AccessRecord } from '../../ledger/provenance-record.js';
 import type { ProvenanceRecorder } from '../../ledger/provenance-recorder.js';
 import type { QueryEngine } from '../../query/query-engine.js';
+import { answerFromRelease } from '../../query/statistical-release.js';
+import type { StatisticalReleases } from '../../query/statistical-releases.service.js';
 import { sumSensitivity, type DpMechanism } from './discrete-noise.js';
 import { DEMO_DP_SETTINGS, dpSettingsFor, type DpDatasetSettings } from './dp-settings.js';
 import type { PrivacyBudgetRepository, TrueCell } from './privacy-budget.repository.js';
@@ -59,6 +61,8 @@ export class PrivateAggregateService {
     private readonly recorder: ProvenanceRecorder,
     private readonly budget: PrivacyBudgetRepository,
     private readonly settings: readonly DpDatasetSettings[] = DEMO_DP_SETTINGS,
+    /** The public's answers come from the dataset's DP release (no per-caller budget); null: from the budget. */
+    private readonly releases: StatisticalReleases | null = null,
   ) {}
 
   async answer(requester: Requester, input: PrivateAggregateInput, deadline: number): Promise<PrivateAggregateAnswer> {
@@ -97,6 +101,9 @@ export class PrivateAggregateService {
         { reasons: outcome.summary.reasons },
         { receipt, reasons: outcome.summary.reasons },
       );
+    }
+    if (outcome.plan.decision.tier === 'public' && this.releases) {
+      return this.fromRelease(requester, input, request, outcome, settings);
     }
     const query: DpQuery = {
       datasetId: input.datasetId,
@@ -168,6 +175,54 @@ export class PrivateAggregateService {
       totalMicro: result.totalMicro,
       cells,
       queryKey,
+      receipt,
+    };
+  }
+
+  /**
+   * The public tier has no budget of its own to spend: every public caller gets the cells of the dataset's one
+   * DP release (noised once per data version from the public budget), so no caller can spend it for the others.
+   */
+  private async fromRelease(
+    requester: Requester,
+    input: PrivateAggregateInput,
+    request: AccessRequest,
+    outcome: Extract<AccessOutcome, { allowed: true }>,
+    settings: DpDatasetSettings,
+  ): Promise<PrivateAggregateAnswer> {
+    if (input.polygon || input.conditions.length > 0) {
+      throw badInput(
+        'The public gets the published DP statistics of this dataset: by district, subdistrict or community, optionally within one unit, without polygons or conditions.',
+      );
+    }
+    const release = await this.releases!.forDpDataset(outcome.plan.dataset, settings);
+    const agg = answerFromRelease(release, {
+      ...request,
+      measures: [{ fn: input.measure, field: input.measure === 'sum' ? input.field : null }],
+    });
+    const cells: TrueCell[] = agg.cells.map((c) => ({
+      key: c.key,
+      label: c.label,
+      value: Number(c.values[0]?.value ?? 0),
+    }));
+    const state = await this.budget.budget(PUBLIC_BUDGET_ORG, input.datasetId);
+    const dp = {
+      queryKey: release.hash,
+      mechanism: settings.mechanism,
+      epsilonMicro: release.dp!.epsilonMicro,
+      chargedMicro: 0,
+      cached: true,
+      spentMicro: state?.spentMicro ?? 0,
+      totalMicro: state?.totalMicro ?? settings.budgetMicroPerOrg,
+    };
+    const receipt = await this.log(requester, request, outcome, { released: true, refusal: null, dp, cells });
+    return {
+      datasetId: input.datasetId,
+      groupBy: input.groupBy,
+      measure: input.measure,
+      field: input.measure === 'sum' ? input.field : null,
+      ...dp,
+      cells,
       receipt,
     };
   }
