@@ -65,7 +65,7 @@ export function MapPage({ params }: { params: URLSearchParams }) {
   const [datasets, setDatasets] = useState<Dataset[]>([]);
   const [districts, setDistricts] = useState<Unit[] | null>(null);
   const [recordsId, setRecordsId] = useState(params.get('dataset') ?? 'public-facilities');
-  const [aggregateId, setAggregateId] = useState(params.get('aggregate') ?? 'residents-per-room');
+  const [aggregateId, setAggregateId] = useState(params.get('aggregate') ?? 'building-energy');
   const [level, setLevel] = useState<Level>((params.get('level') as Level | null) ?? 'district');
   const [records, setRecords] = useState<RecordPage | null>(null);
   const [recordsError, setRecordsError] = useState<unknown>(null);
