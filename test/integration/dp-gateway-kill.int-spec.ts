@@ -1,7 +1,7 @@
 /**
  * The DP acceptance test with the gateway itself killed (run through deploy/postgres/with-postgres.sh): a real
  * gateway process (`citygate serve` on PostgreSQL 15) gets 100 concurrent `privateAggregate` queries over HTTP
- * against the public budget, which allows 10, and is killed with SIGKILL once k answers are committed. Then:
+ * against the data owner's budget, which allows 10, and is killed with SIGKILL once k answers are committed. Then:
  * spent equals the stored charges and never exceeds the total; every answer a client saw is stored unchanged;
  * a restarted gateway answers the same 100 queries with exactly 10 answers in all — the stored ones cached and
  * uncharged, the rest new — and refuses the other 90. Each kill point gets a database of its own.
@@ -13,7 +13,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { REPO_ROOT } from '../../src/config/config.js';
+import { loadConfig, REPO_ROOT } from '../../src/config/config.js';
+import { LocalIssuer } from '../../src/identity/local-issuer.js';
 import { PrivacyBudgetRepository } from '../../src/jobs/dp/privacy-budget.repository.js';
 import { PostgresDb } from '../../src/store/postgres.adapter.js';
 import { assertBudgetBalanced } from '../support/privacy-budget.conformance.js';
@@ -78,11 +79,14 @@ const polygon = (i: number) => [
   ],
 ];
 
+/** The owner's token (the public gets the DP release and spends no budget of its own: docs/disclosure-control.md). */
+let token = '';
+
 async function ask(port: number, i: number): Promise<Reply> {
   try {
     const res = await fetch(`http://127.0.0.1:${port}/graphql`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body: JSON.stringify({ query: Q, variables: { polygon: polygon(i) } }),
     });
     const body = (await res.json()) as {
@@ -129,10 +133,13 @@ describe('DP budget through a gateway killed midway', { skip: url ? false : 'DAT
           CITYGATE_DATA_DIR: dataDir,
           CITYGATE_PORT: String(port),
           CITYGATE_DEMO_ROOMS: '300',
-          // The burst is 100 anonymous requests from one address: the budget, not the rate limit, is under test.
+          // The burst is 100 requests from one address: the budget, not the rate limit, is under test.
           CITYGATE_RATE_LIMITS: NO_RATE_LIMITS,
         };
         let gw: ChildProcess | null = await startGateway(env);
+        token = await (
+          await LocalIssuer.open(loadConfig(env))
+        ).mint({ sub: 'owner@public-security', org: 'public-security', roles: ['owner'], ttlSeconds: 3600 });
         const db = await PostgresDb.open(dbUrl.toString(), 2);
         try {
           // 100 concurrent queries; the gateway dies once `killAfter` answers are committed (watched from here).
@@ -167,12 +174,12 @@ describe('DP budget through a gateway killed midway', { skip: url ? false : 'DAT
           assert.ok(seen.length <= 10);
 
           const repo = new PrivacyBudgetRepository(db);
-          const scope = { org: 'public', datasetId: 'residents-per-room' };
+          const scope = { org: 'public-security', datasetId: 'residents-per-room' };
           const atKill = await assertBudgetBalanced(repo, scope);
           const stored = new Map(
             (
               await db.query<{ query_key: string; answer: { cells: Reply['cells'] } }>(
-                `select query_key, answer from dp_answers where org_id = 'public'`,
+                `select query_key, answer from dp_answers where org_id = 'public-security'`,
               )
             ).map((r) => [r.query_key, r.answer.cells]),
           );

@@ -15,7 +15,7 @@ const url = process.env.DATABASE_URL;
 const DS = 'residents-per-room';
 const ENV = { CITYGATE_SANDBOX_WORKERS: '1', CITYGATE_JOB_CONCURRENCY: '2', CITYGATE_JOB_POLL_MS: '50' };
 const Q = `query($filter: PrivateFilterInput) {
-  privateAggregate(datasetId: "${DS}", measure: COUNT, groupBy: district, filter: $filter) {
+  privateAggregate(datasetId: "${DS}", measure: COUNT, groupBy: district, filter: $filter, purpose: urban_planning) {
     cached epsilonCharged epsilonRemaining queryKey cells { key value }
   }
 }`;
@@ -45,6 +45,7 @@ describe(
     let a: TestGateway;
     let b: TestGateway;
     let owner: string;
+    let planner: string;
     let budget: PrivacyBudgetRepository;
     let square: (i: number) => number[][];
     // A database of its own: a PostgreSQL log belongs to the first key that binds it.
@@ -62,6 +63,7 @@ describe(
       a = await startTestGateway({ rooms: 800, postgresUrl: dbUrl, env: ENV });
       b = await startTestGateway({ rooms: 800, postgresUrl: dbUrl, dataDir: a.gw.config.dataDir, env: ENV });
       owner = await a.token('public-security', ['owner']);
+      planner = await a.token('planning-bureau', ['analyst']);
       budget = new PrivacyBudgetRepository(a.gw.db);
       const [bb] = await a.gw.db.query<{ lon: number; lat: number }>(
         'select min(lon) as lon, min(lat) as lat from grains',
@@ -86,27 +88,26 @@ describe(
 
     it('60 privateAggregate queries split across A and B against a budget for 10: exactly 10 answers', async () => {
       assert.equal(a.gw.db.kind, 'postgres');
-      // Anonymous callers share the public budget (ε 1 at ε 0.1 per answer); 60 polygons are 60 questions.
-      const results = await Promise.all(
-        Array.from({ length: 60 }, (_, i) => (i % 2 === 0 ? a : b).gql(Q, { filter: { polygon: [square(i)] } })),
-      );
+      // The planning bureau's budget (ε 1 at ε 0.1 per answer, under its grant); 60 polygons are 60 questions.
+      const ask = (via: TestGateway, i: number) => via.gql(Q, { filter: { polygon: [square(i)] } }, { token: planner });
+      const results = await Promise.all(Array.from({ length: 60 }, (_, i) => ask(i % 2 === 0 ? a : b, i)));
       const answered = results.map(answerOf).filter((x): x is Answer => x !== null);
       const refused = results.filter((r) => errorCode(r) === 'LIMIT_EXCEEDED');
       assert.equal(answered.length, 10, JSON.stringify(results.find((r) => !answerOf(r))?.body.errors));
       assert.equal(refused.length, 50);
       assert.equal(new Set(answered.map((x) => x.queryKey)).size, 10);
       assert.ok(answered.every((x) => !x.cached && x.epsilonCharged === 0.1));
-      assert.deepEqual(await budget.budget('public', DS), { totalMicro: 1_000_000, spentMicro: 1_000_000 });
-      assert.equal((await budget.charges('public', DS)).length, 10);
+      assert.deepEqual(await budget.budget('planning-bureau', DS), { totalMicro: 1_000_000, spentMicro: 1_000_000 });
+      assert.equal((await budget.charges('planning-bureau', DS)).length, 10);
 
       // Each answer given by one instance is returned by the other from the store: same cells, nothing charged.
       for (const [i, r] of results.entries()) {
         const first = answerOf(r);
         if (!first) continue;
-        const other = answerOf(await (i % 2 === 0 ? b : a).gql(Q, { filter: { polygon: [square(i)] } }));
+        const other = answerOf(await ask(i % 2 === 0 ? b : a, i));
         assert.deepEqual([other?.cached, other?.epsilonCharged, other?.cells], [true, 0, first.cells]);
       }
-      assert.deepEqual(await budget.budget('public', DS), { totalMicro: 1_000_000, spentMicro: 1_000_000 });
+      assert.deepEqual(await budget.budget('planning-bureau', DS), { totalMicro: 1_000_000, spentMicro: 1_000_000 });
     });
 
     it('DP jobs submitted through both instances against a budget for 4: exactly 4 releases', async () => {
