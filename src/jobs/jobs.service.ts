@@ -42,7 +42,7 @@ import {
 } from './job.types.js';
 import { JobErrors } from './jobs.errors.js';
 import type { JobsRepository } from './jobs.repository.js';
-import { checkOutput, named } from './output-check.js';
+import { canonicalTable, checkOutput, named } from './output-check.js';
 import type { SandboxJob, SandboxRunner } from './sandbox.port.js';
 
 const log = new Logger('Jobs');
@@ -354,14 +354,21 @@ export class JobsService {
     await this.d.repo.appendLog(job.id, [
       `input: ${job.runOn === 'real' ? 'the records your decision allows' : `${input.rowCount} dummy records`}, ${job.fields.length} field(s)`,
     ]);
-    const result = await this.d.sandbox.run(sandboxJob(job, dataset, input, this.d.config));
+    const run = await this.d.sandbox.run(sandboxJob(job, dataset, input, this.d.config));
     if (this.stopping) return; // abandoned: the lease runs out and the next start retries it
-    if (result.status === 'error') {
-      const error = `${result.code}: ${result.message}`;
+    if (run.status === 'error') {
+      const error = `${run.code}: ${run.message}`;
       await this.d.repo.transition(job.id, ['running'], 'failed', { error }, [`sandbox: ${error}`]);
       return;
     }
-    const ran = `sandbox: ${result.tables.length} table(s), ${Math.round(result.cpuMs)} ms CPU`;
+    // Rows in canonical order, whatever order the code chose (output-check.ts: canonicalTable).
+    const result = { ...run, tables: run.tables.map(canonicalTable) };
+    // On real data the exact CPU time is a number the code controls: reported in whole seconds, rounded up.
+    const cpu =
+      job.runOn === 'real'
+        ? `at most ${Math.max(1, Math.ceil(result.cpuMs / 1000))} s CPU`
+        : `${Math.round(result.cpuMs)} ms CPU`;
+    const ran = `sandbox: ${result.tables.length} table(s), ${cpu}`;
     if (job.runOn === 'dummy' || outcome === null || !outcome.allowed) {
       const outputs = result.tables.map(plainTable);
       await this.d.repo.transition(job.id, ['running'], 'succeeded', { outputs, outputHash: hashTables(outputs) }, [

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import type { ColumnarInput } from '../query/query-engine.js';
-import { checkOutput, keyColumns, unitsOf, type SandboxTable } from './output-check.js';
+import { canonicalTable, checkOutput, keyColumns, unitsOf, type SandboxTable } from './output-check.js';
 
 /** 40 records in community A, 12 in B, 3 in C; care level 1 for the first half of each. */
 function input(): ColumnarInput {
@@ -122,5 +123,84 @@ describe('checkOutput', () => {
     ]);
     const u = unitsOf(perCommunity, ['community_id'], input());
     assert.ok(u.ok && u.units[3]!.length === 55);
+  });
+});
+
+describe('canonical order', () => {
+  // Two communities with three records each (both small) beside equal larger ones: which complement secondary
+  // suppression picks is a tie, broken by position unless the rows are put in canonical order first.
+  const tied = (): ColumnarInput => {
+    const ids: string[] = [];
+    const community: string[] = [];
+    for (const [c, n] of [
+      ['community:A', 3],
+      ['community:B', 20],
+      ['community:C', 20],
+      ['community:D', 20],
+    ] as const) {
+      for (let i = 0; i < n; i++) {
+        ids.push(`${c}#${i}`);
+        community.push(c);
+      }
+    }
+    return {
+      rowCount: ids.length,
+      recordIds: ids,
+      hierarchy: {
+        district_id: ids.map(() => 'district:1'),
+        subdistrict_id: ids.map(() => 'subdistrict:1'),
+        community_id: community,
+        building_id: ids.map(() => null),
+      },
+      fields: {},
+    };
+  };
+  const table: SandboxTable = {
+    name: 't',
+    columns: ['community_id', 'count'],
+    rows: [
+      ['community:A', 3],
+      ['community:B', 20],
+      ['community:C', 20],
+      ['community:D', 20],
+      ['Total', 63],
+    ],
+  };
+
+  it('released rows and suppressed cells depend on the values only, never on the order the code chose', () => {
+    const reference = checkOutput([canonicalTable(table)], tied(), 1);
+    assert.ok(reference.ok);
+    assert.equal(reference.tables[0]!.suppressed.length, 2, 'the small cell and one complement');
+    fc.assert(
+      fc.property(
+        fc.shuffledSubarray(
+          table.rows.map((_, i) => i),
+          { minLength: table.rows.length },
+        ),
+        (order) => {
+          const shuffled = { ...table, rows: order.map((i) => table.rows[i]!) };
+          assert.deepEqual(checkOutput([canonicalTable(shuffled)], tied(), 1), reference);
+        },
+      ),
+      { numRuns: 200, seed: 13 },
+    );
+  });
+
+  it('reported units move with their rows', () => {
+    const t: SandboxTable = {
+      name: 't',
+      columns: ['k', 'count'],
+      rows: [
+        ['b', 1],
+        ['a', 2],
+      ],
+      units: [['x'], ['y', 'z']],
+    };
+    const c = canonicalTable(t);
+    assert.deepEqual(c.rows, [
+      ['a', 2],
+      ['b', 1],
+    ]);
+    assert.deepEqual(c.units, [['y', 'z'], ['x']]);
   });
 });

@@ -72,6 +72,41 @@ export function keyColumns(t: SandboxTable): string[] {
   );
 }
 
+/**
+ * The table with its rows in canonical order: by the key columns (nulls first, then by code unit), ties by the
+ * whole row. Reported units and contributors move with their rows. Released rows, and every decision that
+ * breaks ties by position (which complement secondary suppression picks), then depend on the values only,
+ * never on the order the job's code chose.
+ */
+export function canonicalTable(t: SandboxTable): SandboxTable {
+  const keyAt = keyColumns(t).map((k) => t.columns.indexOf(k));
+  const text = (v: Cell) => (v === null ? '' : `${typeof v}:${String(v)}`);
+  const whole = t.rows.map((r) => JSON.stringify(r));
+  const order = t.rows.map((_, i) => i);
+  const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  order.sort((a, b) => {
+    for (const k of keyAt) {
+      const va = t.rows[a]![k] ?? null;
+      const vb = t.rows[b]![k] ?? null;
+      if (va === null || vb === null) {
+        if (va !== vb) return va === null ? -1 : 1;
+        continue;
+      }
+      const c = cmp(text(va), text(vb));
+      if (c !== 0) return c;
+    }
+    return cmp(whole[a]!, whole[b]!);
+  });
+  const out: SandboxTable = { name: t.name, columns: t.columns, rows: order.map((i) => t.rows[i]!) };
+  if (t.units !== undefined) out.units = order.map((i) => t.units![i]!);
+  if (t.contributors !== undefined) {
+    out.contributors = Object.fromEntries(
+      Object.entries(t.contributors).map(([col, perRow]) => [col, order.map((i) => perRow[i]!)]),
+    );
+  }
+  return out;
+}
+
 export function checkOutput(tables: readonly SandboxTable[], input: ColumnarInput, minCell: number): OutputVerdict {
   const checks: JobCheck[] = [];
   const released: JobTable[] = [];

@@ -210,7 +210,16 @@ describe('sandbox jobs', () => {
     const real = await settled(first.id, analyst);
     assert.equal(real.status, 'SUCCEEDED', JSON.stringify(real));
     assert.equal(real.dummy, false);
+    // The exact CPU time of a real run is a number the code controls: whole seconds only.
+    assert.ok(
+      real.log.some((l) => /at most \d+ s CPU/.test(l.message)),
+      JSON.stringify(real.log),
+    );
+    assert.ok(!real.log.some((l) => /ms CPU/.test(l.message)));
     const table = real.outputs![0]!;
+    // Released rows come sorted by key, whatever order the code produced them in.
+    const keys = table.rows.map((r) => String(r.cells[0]));
+    assert.deepEqual(keys, [...keys].sort());
     const byKey = new Map(table.rows.map((r) => [r.cells[0], r.cells[1]]));
     const [c1, c2, c3, c4] = communities;
     assert.equal(byKey.get(c4!), null, 'the cell of 4 is suppressed');
