@@ -324,11 +324,25 @@ export class JobsService {
       if (this.stopping) return;
       const message = err instanceof DomainError ? err.message : 'internal error';
       log.warn(`job ${job.id}: ${(err as Error).message}`);
+      await this.holdUnsuccessful(job);
       await this.d.repo
         .transition(job.id, ['running'], 'failed', { error: message }, [`failed: ${message}`])
         .catch(() => undefined);
     } finally {
       clearInterval(renew);
+    }
+  }
+
+  /**
+   * An unsuccessful real run ends no earlier than its wall-clock limit after it started, so that when it ends
+   * says nothing about how (a throw is as slow as a timeout).
+   */
+  private async holdUnsuccessful(job: JobRecord): Promise<void> {
+    if (job.runOn !== 'real' || job.startedAt === null) return;
+    const wait = job.startedAt.getTime() + this.d.config.wallMs - Date.now();
+    const until = Date.now() + wait;
+    while (!this.stopping && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, Math.min(100, until - Date.now())));
     }
   }
 
@@ -357,6 +371,7 @@ export class JobsService {
     const run = await this.d.sandbox.run(sandboxJob(job, dataset, input, this.d.config));
     if (this.stopping) return; // abandoned: the lease runs out and the next start retries it
     if (run.status === 'error') {
+      await this.holdUnsuccessful(job);
       const error = `${run.code}: ${run.message}`;
       await this.d.repo.transition(job.id, ['running'], 'failed', { error }, [`sandbox: ${error}`]);
       return;
@@ -608,6 +623,7 @@ export class JobsService {
     review: JobProvenance['review'],
     dpSpend: JobDpSpend | null = null,
   ): Promise<JobRecord | null> {
+    if (review === null && !SHOWN_RULES.includes(refusal.rule)) await this.holdUnsuccessful(job);
     const receipt = await this.appendRefusal(job.submitter, dataset, job, outcome, refusal, checks, review, dpSpend);
     return this.d.repo.transition(
       job.id,
@@ -774,8 +790,44 @@ export function viewerOf(r: Requester, job: JobRecord): JobViewer | null {
   return null;
 }
 
+/** Refusals decided before the code ran or by people, never by the code's output: shown as they are. */
+const SHOWN_RULES: readonly string[] = ['access', 'owner-review', 'privacy-budget'];
+
+/** What the submitter of an unsuccessful real run sees: the same, whatever happened inside the sandbox. */
+export const NOT_RELEASED: JobRefusal = {
+  rule: 'not-released',
+  reason:
+    'Nothing was released. On real data every unsuccessful run looks the same (an error, a time or memory limit, an output that failed disclosure control); run on dummy data for details, or ask an owner of the dataset, who sees them.',
+  table: null,
+  cells: [],
+};
+
+/**
+ * On real data the code chooses how a run ends, and each visible difference is a bit about the data (FAILED or
+ * REFUSED, TIMEOUT or RUNTIME_ERROR, which rule, which cells, when). Its submitter sees one outcome, REFUSED
+ * with `not-released`, and the log up to the input line; the owner of the dataset (and the submitter when they
+ * own it) see the details. Refusals decided before the code ran or by people are shown as they are.
+ */
+export function submitterView(job: JobRecord): JobRecord {
+  if (job.runOn !== 'real' || isOwnerOf(job.submitter, job.ownerOrg)) return job;
+  const codeChosen =
+    job.status === 'failed' || (job.status === 'refused' && !SHOWN_RULES.includes(job.refusal?.rule ?? ''));
+  if (!codeChosen) return job;
+  const input = job.log.findIndex((l) => l.message.startsWith('input:'));
+  const kept = input >= 0 ? job.log.slice(0, input + 1) : job.log.slice(0, 1);
+  return {
+    ...job,
+    status: 'refused',
+    refusal: NOT_RELEASED,
+    error: null,
+    receiptIndex: null,
+    log: [...kept, { at: job.finishedAt?.toISOString() ?? new Date().toISOString(), message: 'not released' }],
+  };
+}
+
 /** Auditors see metadata, never values; the owner also sees outputs waiting for their review. */
 function view(job: JobRecord, viewer: JobViewer): JobView {
+  if (viewer === 'submitter') job = submitterView(job);
   let outputs: JobTable[] | null = null;
   if (viewer !== 'auditor') outputs = job.outputs;
   if (viewer === 'owner' && job.status === 'awaiting_review') outputs = job.pending?.tables ?? null;

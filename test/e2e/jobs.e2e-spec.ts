@@ -32,7 +32,7 @@ const ENV = {
 };
 
 const JOB_FIELDS = `id status dummy runOn attempts error receiptIndex outputHash codeHash submittedBy reviewedBy reviewReason
-  startedAt log { message }
+  startedAt finishedAt log { message }
   outputs { name columns rows { cells } suppressed { row column rule } }
   refusal { rule reason table cells }`;
 const SUBMIT = `mutation($input: SubmitJobInput!) { submitJob(input: $input) { ${JOB_FIELDS} } }`;
@@ -51,6 +51,7 @@ interface Job {
   reviewedBy: string | null;
   reviewReason: string | null;
   startedAt: string | null;
+  finishedAt: string | null;
   log: { message: string }[];
   outputs:
     | {
@@ -271,12 +272,17 @@ describe('sandbox jobs', () => {
   });
 
   it('a job returning raw records is refused as record-level output, and the refusal is logged', async () => {
-    const job = await settled((await submitted({ code: RAW_RECORDS, runOn: 'REAL' }, analyst)).id, analyst);
-    assert.equal(job.status, 'REFUSED');
-    assert.equal(job.refusal?.rule, 'record-level');
-    assert.equal(job.outputs, null);
-    assert.ok(!JSON.stringify(job).includes('leak_'), 'the refusal does not echo names the code chose');
-    const rec = (await t.gw.log.get(job.receiptIndex!))!.record as AccessRecord;
+    const id = (await submitted({ code: RAW_RECORDS, runOn: 'REAL' }, analyst)).id;
+    const job = await settled(id, analyst);
+    // The submitter learns only that nothing was released; the owner sees the rule and the receipt.
+    assert.deepEqual(
+      [job.status, job.refusal?.rule, job.receiptIndex, job.outputs],
+      ['REFUSED', 'not-released', null, null],
+    );
+    const owned = await get(id, ownerA);
+    assert.equal(owned.refusal?.rule, 'record-level');
+    assert.ok(!JSON.stringify([job, owned]).includes('leak_'), 'the refusal does not echo names the code chose');
+    const rec = (await t.gw.log.get(owned.receiptIndex!))!.record as AccessRecord;
     assert.equal(rec.outcome.released, false);
     assert.equal(rec.outcome.refusal, 'record-level');
   });
@@ -285,24 +291,69 @@ describe('sandbox jobs', () => {
     const all = await settled((await submitted({ code: areaCount(sub, []), runOn: 'REAL' }, analyst)).id, analyst);
     assert.equal(all.status, 'SUCCEEDED', JSON.stringify(all));
     assert.equal(all.outputs?.[0]?.rows[0]?.cells[1], 77);
-    const minusOne = await settled(
-      (await submitted({ code: areaCount(sub, [communities[3]!]), runOn: 'REAL' }, analyst)).id,
-      analyst,
-    );
-    assert.equal(minusOne.status, 'REFUSED');
-    assert.equal(minusOne.refusal?.rule, 'differencing');
+    const id = (await submitted({ code: areaCount(sub, [communities[3]!]), runOn: 'REAL' }, analyst)).id;
+    const minusOne = await settled(id, analyst);
+    assert.deepEqual([minusOne.status, minusOne.refusal?.rule, minusOne.outputs], ['REFUSED', 'not-released', null]);
+    const owned = await get(id, ownerA);
+    assert.equal(owned.refusal?.rule, 'differencing');
     // Named by position: the job chose the key ("selected"), so a refusal does not echo it.
-    assert.deepEqual(minusOne.refusal?.cells, ['table 1 row 1']);
-    assert.equal(minusOne.outputs, null);
+    assert.deepEqual(owned.refusal?.cells, ['table 1 row 1']);
   });
 
   it('reported units must be input records, as many as the count', async () => {
     const lying = `export function run(input) {
       return { tables: [{ name: 'a', columns: ['area', 'count'], rows: [['x', 12]], units: [Array.from({ length: 12 }, (_, i) => 'made-up-' + i)] }] };
     }`;
-    const job = await settled((await submitted({ code: lying, runOn: 'REAL' }, analyst)).id, analyst);
-    assert.equal(job.status, 'REFUSED');
-    assert.equal(job.refusal?.rule, 'invalid-table');
+    const id = (await submitted({ code: lying, runOn: 'REAL' }, analyst)).id;
+    assert.equal((await settled(id, analyst)).refusal?.rule, 'not-released');
+    const owned = await get(id, ownerA);
+    assert.deepEqual([owned.status, owned.refusal?.rule], ['REFUSED', 'invalid-table']);
+  });
+
+  it('on real data a throw, a timeout, invalid output and a refusal look the same to the submitter, and end as late', async () => {
+    // Each of these is an outcome the code can choose from a data value (issue #13: one care level was
+    // recovered in three jobs from FAILED vs REFUSED and the error class).
+    const codes = {
+      throws: `export function run(input) { throw new Error('care level ' + input.columns.care_level[0]); }`,
+      timeout: 'export function run() { for (;;) {} }',
+      invalid: `export function run() { return { tables: 'nope' }; }`,
+      refused: RAW_RECORDS,
+    };
+    const ids = Object.fromEntries(
+      await Promise.all(
+        Object.entries(codes).map(
+          async ([k, code]) => [k, (await submitted({ code, runOn: 'REAL' }, analyst)).id] as const,
+        ),
+      ),
+    );
+    const seen: Record<string, unknown> = {};
+    for (const [k, id] of Object.entries(ids)) {
+      const j = await settled(id, analyst);
+      seen[k] = {
+        status: j.status,
+        error: j.error,
+        refusal: j.refusal,
+        receipt: j.receiptIndex,
+        outputs: j.outputs,
+        log: j.log.map((l) => l.message),
+      };
+      // Ended no earlier than the wall-clock limit (3 s here) after the start: a throw is as slow as a timeout.
+      assert.ok(
+        Date.parse(j.finishedAt!) - Date.parse(j.startedAt!) >= 3000,
+        `${k} ended after ${Date.parse(j.finishedAt!) - Date.parse(j.startedAt!)} ms`,
+      );
+    }
+    assert.deepEqual(seen.timeout, seen.throws);
+    assert.deepEqual(seen.invalid, seen.throws);
+    assert.deepEqual(seen.refused, seen.throws);
+    assert.ok(!JSON.stringify(seen).includes('care level'));
+    // The owner of the dataset sees what happened.
+    const owner = await Promise.all(Object.values(ids).map((id) => get(id, ownerA)));
+    assert.deepEqual(
+      owner.map((j) => j.status),
+      ['FAILED', 'FAILED', 'FAILED', 'REFUSED'],
+    );
+    assert.match(owner[1]!.error ?? '', /^TIMEOUT/);
   });
 
   it('the public and a department without a grant are refused real runs and learn nothing', async () => {
@@ -418,11 +469,16 @@ describe('sandbox jobs', () => {
     // Fault injection: the log refuses every append while this job runs.
     log.append = () => Promise.reject(new Error('injected: the disk is full'));
     try {
-      const job = await settled((await submitted({ code: areaCount(sub, []), runOn: 'REAL' }, analyst)).id, analyst);
-      assert.equal(job.status, 'FAILED');
-      assert.match(job.error ?? '', /nothing was released/);
-      assert.equal(job.outputs, null);
-      assert.equal(job.receiptIndex, null);
+      const id = (await submitted({ code: areaCount(sub, []), runOn: 'REAL' }, analyst)).id;
+      const job = await settled(id, analyst);
+      assert.deepEqual(
+        [job.status, job.refusal?.rule, job.outputs, job.receiptIndex],
+        ['REFUSED', 'not-released', null, null],
+      );
+      const owned = await get(id, ownerA);
+      assert.equal(owned.status, 'FAILED');
+      assert.match(owned.error ?? '', /nothing was released/);
+      assert.equal(owned.outputs, null);
     } finally {
       log.append = append;
     }

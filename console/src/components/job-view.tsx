@@ -14,6 +14,7 @@ export const RULE_LABEL: Record<string, string> = {
   unprotectable: 'no suppression could protect it',
   access: 'the policy does not allow this job on this data',
   'owner-review': 'the dataset’s owner did not approve the release',
+  'not-released': 'on real data an unsuccessful run shows no detail: try the code on dummy data',
 };
 
 /** One output table; a suppressed cell reads *suppressed* with its rule, never a number. */
