@@ -627,4 +627,41 @@ create table he_ciphertext_parts (
 );
 `,
   },
+  {
+    id: '0023_disclosure_index',
+    sql: `
+-- The differencing audit's index (src/jobs/disclosure/pg-release-history.adapter.ts): each distinct released cell
+-- of an organisation and population once, and unit -> cells, so a check reads only the earlier cells that share a
+-- unit with the new ones instead of the whole history. Filled from job_release_history, then on every append.
+create table disclosure_cells (
+  id bigserial primary key,
+  org text not null,
+  population text not null,
+  release_id text not null,
+  cell text not null,
+  signature text not null,
+  units jsonb not null,
+  unique (org, population, signature)
+);
+create table disclosure_units (
+  org text not null,
+  population text not null,
+  unit text not null,
+  cell_id bigint not null references disclosure_cells(id),
+  primary key (org, population, unit, cell_id)
+);
+insert into disclosure_cells (org, population, release_id, cell, signature, units)
+select distinct on (h.org, h.population, sig.signature) h.org, h.population, h.release_id, c.value->>'cell',
+       sig.signature, c.value->'units'
+  from job_release_history h
+  cross join lateral jsonb_array_elements(h.cells) c
+  cross join lateral (
+    select encode(sha256(convert_to(coalesce(string_agg(u, chr(1) order by u collate "C"), ''), 'UTF8')), 'hex') as signature
+      from (select distinct u from jsonb_array_elements_text(c.value->'units') u) d
+  ) sig
+ order by h.org, h.population, sig.signature, h.seq;
+insert into disclosure_units (org, population, unit, cell_id)
+select distinct c.org, c.population, u, c.id from disclosure_cells c cross join lateral jsonb_array_elements_text(c.units) u;
+`,
+  },
 ];

@@ -65,7 +65,11 @@ export function findDifferencing(
   // unit → cells of the pool holding it, so that only overlapping cells are compared
   const holders = new Map<string, number[]>();
   pool.forEach((p, i) => {
-    for (const u of p.units) holders.set(u, [...(holders.get(u) ?? []), i]);
+    for (const u of p.units) {
+      const list = holders.get(u);
+      if (list) list.push(i);
+      else holders.set(u, [i]);
+    }
   });
   const pairs: DifferencingPair[] = [];
   for (let i = firstNew; i < pool.length; i++) {
@@ -116,22 +120,24 @@ export class DifferencingAuditor {
   ) {}
 
   /** Would releasing these cells allow differencing against this scope's earlier releases? */
-  async check(scope: AuditScope, cells: readonly AuditedCell[]): Promise<AuditResult> {
-    const refusal = findDifferencing(cells, await this.history.list(scope), this.options);
-    return { allowed: refusal === null, refusal };
+  check(scope: AuditScope, cells: readonly AuditedCell[]): Promise<AuditResult> {
+    return checkWith(this.history, scope, cells, this.options);
   }
 
   /**
-   * Checks and, when allowed, records the release, serialised per scope in this process so that two concurrent
+   * Checks and, when allowed, records the release, serialised per scope: in this process by a queue, and across
+   * gateway instances by the history's lock (check and append in one transaction), so that two concurrent
    * releases cannot each pass against a history that lacks the other.
    */
   release(scope: AuditScope, releaseId: string, cells: readonly AuditedCell[]): Promise<AuditResult> {
     const k = JSON.stringify([scope.org, scope.population]);
-    const run = (this.queues.get(k) ?? Promise.resolve()).then(async () => {
-      const result = await this.check(scope, cells);
-      if (result.allowed) await this.history.append(scope, { releaseId, cells });
-      return result;
-    });
+    const run = (this.queues.get(k) ?? Promise.resolve()).then(() =>
+      this.history.locked(scope, async (history) => {
+        const result = await checkWith(history, scope, cells, this.options);
+        if (result.allowed) await history.append(scope, { releaseId, cells });
+        return result;
+      }),
+    );
     const tail = run.catch(() => undefined);
     this.queues.set(k, tail);
     void tail.then(() => {
@@ -139,6 +145,21 @@ export class DifferencingAuditor {
     });
     return run;
   }
+}
+
+/** The check against the earlier cells that share a unit with the new ones (read from the history's index). */
+async function checkWith(
+  history: ReleaseHistory,
+  scope: AuditScope,
+  cells: readonly AuditedCell[],
+  options: DifferencingOptions,
+): Promise<AuditResult> {
+  const earlier = await history.overlapping(
+    scope,
+    cells.flatMap((c) => c.units),
+  );
+  const refusal = findDifferencing(cells, earlier, options);
+  return { allowed: refusal === null, refusal };
 }
 
 /** The cells of a checked table that may be audited: released rows with their units, labelled by their key. */

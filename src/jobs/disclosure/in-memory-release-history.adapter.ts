@@ -19,6 +19,21 @@ export class InMemoryReleaseHistory implements ReleaseHistory {
     });
     this.byScope.set(key(scope), list);
   }
+
+  async overlapping(scope: AuditScope, units: readonly string[]): Promise<readonly ReleaseRecord[]> {
+    const wanted = new Set(units);
+    const out: ReleaseRecord[] = [];
+    for (const r of this.byScope.get(key(scope)) ?? []) {
+      const cells = r.cells.filter((c) => c.units.some((u) => wanted.has(u)));
+      if (cells.length > 0) out.push({ releaseId: r.releaseId, cells });
+    }
+    return out;
+  }
+
+  /** One process: the auditor's own queue serialises; nothing to lock. */
+  locked<T>(_scope: AuditScope, fn: (history: ReleaseHistory) => Promise<T>): Promise<T> {
+    return fn(this);
+  }
 }
 
 const key = (s: AuditScope) => JSON.stringify([s.org, s.population]);

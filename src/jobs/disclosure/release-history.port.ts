@@ -28,4 +28,14 @@ export interface ReleaseRecord {
 export interface ReleaseHistory {
   list(scope: AuditScope): Promise<readonly ReleaseRecord[]>;
   append(scope: AuditScope, release: ReleaseRecord): Promise<void>;
+  /**
+   * The earlier cells of the scope that share at least one unit with these (each distinct cell once): all the
+   * audit needs, since cells that share no unit are never compared. An index, not a re-read of the history.
+   */
+  overlapping(scope: AuditScope, units: readonly string[]): Promise<readonly ReleaseRecord[]>;
+  /**
+   * Runs `fn` holding the scope's lock, across every gateway instance that shares this history, with a history
+   * bound to that lock (check and append inside one transaction).
+   */
+  locked<T>(scope: AuditScope, fn: (history: ReleaseHistory) => Promise<T>): Promise<T>;
 }
