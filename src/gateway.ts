@@ -163,7 +163,9 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
   // One budget for privateAggregate, sandbox jobs and the public's DP releases: all draw on (organisation, dataset).
   const budget = new PrivacyBudgetRepository(db);
   const releases = new StatisticalReleases(db, recorder, budget);
-  const data = new DataService(access, queryEngine, recorder, releases);
+  // One differencing audit for departments' aggregates and sandbox jobs: one history per organisation and dataset.
+  const auditor = new DifferencingAuditor(new PgReleaseHistory(db));
+  const data = new DataService(access, queryEngine, recorder, releases, undefined, auditor);
   const encryptedApprovals = new EncryptedApprovalsService(db, catalogue, recorder);
   const encrypted = new EncryptedColumnsService(db, catalogue, access, recorder, encryptedApprovals, {
     pool: new SealWorkerPool(config.he.workers),
@@ -183,7 +185,7 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
     access,
     queryEngine,
     recorder,
-    auditor: new DifferencingAuditor(new PgReleaseHistory(db)),
+    auditor,
     sandbox: new SandboxPoolRunner({
       workers: config.jobs.workers,
       cpuMs: config.jobs.cpuMs,

@@ -9,6 +9,7 @@ import { checkDeadline, type QueryEngine } from './query-engine.js';
 import type { AggregateResult, OutRecord, RecordsResult } from './query.types.js';
 import type { ProvenanceRecorder } from '../ledger/provenance-recorder.js';
 import { DEMO_DP_SETTINGS, dpSettingsFor, type DpDatasetSettings } from '../jobs/dp/dp-settings.js';
+import type { DifferencingAuditor } from '../jobs/disclosure/differencing-auditor.js';
 import { answerFromRelease } from './statistical-release.js';
 import type { StatisticalReleases } from './statistical-releases.service.js';
 
@@ -37,6 +38,8 @@ export class DataService {
     private readonly recorder: ProvenanceRecorder,
     private readonly releases: StatisticalReleases | null = null,
     private readonly dpSettings: readonly DpDatasetSettings[] = DEMO_DP_SETTINGS,
+    /** The one differencing audit of every release path (shared with sandbox jobs); null: none. */
+    private readonly auditor: DifferencingAuditor | null = null,
   ) {}
 
   async records(requester: Requester, request: AccessRequest, deadline: number): Promise<Released<RecordsResult>> {
@@ -100,6 +103,7 @@ export class DataService {
     }
     const result = await this.aggregateResult(outcome.plan, deadline);
     checkDeadline(deadline);
+    await this.audit(requester, request, outcome, result, deadline);
     const released = result.cells.filter((c) => !c.suppressed);
     const receipt = await this.release(
       requester,
@@ -131,6 +135,47 @@ export class DataService {
       .map((f) => f.name);
     const release = await this.releases.forDataset(dataset, fields, decision.minCell);
     return answerFromRelease(release, request);
+  }
+
+  /**
+   * A department's aggregate (any region, filter or level within its extent) with small-cell protection goes
+   * through the same differencing audit as its sandbox jobs: the records behind each released cell are checked
+   * against every cell the organisation already holds of the dataset, and a cell that differs from one of them
+   * by fewer than the minimum cell refuses the answer. The public is answered from its release and needs none.
+   */
+  private async audit(
+    requester: Requester,
+    request: AccessRequest,
+    outcome: Extract<AccessOutcome, { allowed: true }>,
+    result: AggregateResult,
+    deadline: number,
+  ): Promise<void> {
+    const { decision, dataset } = outcome.plan;
+    if (!this.auditor || (decision.tier !== 'granted' && decision.tier !== 'department') || decision.minCell <= 1) {
+      return;
+    }
+    const units = await this.engine.cellUnits(outcome.plan, deadline);
+    const cells = [...result.cells, result.total]
+      .filter((c) => !c.suppressed && (units.get(c.key)?.length ?? 0) > 0)
+      .map((c) => ({ cell: `${result.groupBy}=${c.key}`, units: units.get(c.key)! }));
+    const scope = { org: requester.org ?? `sub:${requester.sub}`, population: dataset.id };
+    const audit = await this.auditor.release(scope, `aggregate:${crypto.randomUUID()}`, cells, {
+      threshold: decision.minCell,
+    });
+    if (audit.allowed) return;
+    const record = this.recorder.record(requester, request, outcome, {
+      released: false,
+      rows: 0,
+      resultHash: null,
+      refusal: 'differencing',
+      grains: [],
+    });
+    const receipt = await this.recorder.append(record);
+    throw forbidden(
+      `Together with an earlier release to your organisation, this aggregate would single out fewer than ${decision.minCell} records (differencing); nothing was released.`,
+      { reasons: [...outcome.summary.reasons, 'differencing'] },
+      { receipt, reasons: [...outcome.summary.reasons, 'differencing'] },
+    );
   }
 
   private async release(

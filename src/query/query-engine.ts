@@ -235,6 +235,31 @@ export class QueryEngine {
     });
   }
 
+  /**
+   * The records behind each cell of an aggregate (and behind its total, key `total`), for the differencing audit
+   * (src/jobs/disclosure/differencing-auditor.ts): the record ids, never values.
+   */
+  async cellUnits(plan: AccessPlan, deadline: number): Promise<Map<string, string[]>> {
+    assertPlan(plan);
+    const { dataset, request: r } = plan;
+    const sql = new Sql();
+    this.scope(plan, sql);
+    const key = groupKey(r.groupBy!);
+    const from = `from ${ident(dataset.tableName)} r join grains g on g.id = r.grain_id ${sql.where.length ? 'where ' + sql.where.join(' and ') : ''}`;
+    checkDeadline(deadline);
+    const rows = await this.db.query<{ k: unknown; ids: string[] }>(
+      `select ${key} as k, array_agg(r.id::text order by r.id) as ids ${from} group by k`,
+      sql.params,
+    );
+    checkDeadline(deadline);
+    const out = new Map<string, string[]>(rows.map((row) => [String(row.k), row.ids]));
+    out.set(
+      'total',
+      rows.flatMap((row) => row.ids),
+    );
+    return out;
+  }
+
   /** Grouped rows by cell key (every unit of a level in scope listed, zeros included), and the totals query. */
   private async groupedCells(plan: AccessPlan, deadline: number, via: Queryable) {
     const { dataset, request: r } = plan;

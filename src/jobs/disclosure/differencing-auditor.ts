@@ -129,11 +129,17 @@ export class DifferencingAuditor {
    * gateway instances by the history's lock (check and append in one transaction), so that two concurrent
    * releases cannot each pass against a history that lacks the other.
    */
-  release(scope: AuditScope, releaseId: string, cells: readonly AuditedCell[]): Promise<AuditResult> {
+  release(
+    scope: AuditScope,
+    releaseId: string,
+    cells: readonly AuditedCell[],
+    options: DifferencingOptions = {},
+  ): Promise<AuditResult> {
     const k = JSON.stringify([scope.org, scope.population]);
+    const opts = { ...this.options, ...options };
     const run = (this.queues.get(k) ?? Promise.resolve()).then(() =>
       this.history.locked(scope, async (history) => {
-        const result = await checkWith(history, scope, cells, this.options);
+        const result = await checkWith(history, scope, cells, opts);
         if (result.allowed) await history.append(scope, { releaseId, cells });
         return result;
       }),
