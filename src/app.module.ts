@@ -44,6 +44,8 @@ export interface AppOptions {
   logger?: boolean;
   /** Where request log lines go (default: the Nest logger, context "Request"). */
   requestLog?: (line: RequestLogLine) => void;
+  /** Tests only: how long past its deadline a resolver may take to answer itself (ops/request-deadline.ts). */
+  resolverGraceMs?: number;
 }
 
 @Module({})
@@ -130,7 +132,7 @@ export async function createApp(gw: Gateway, opts: AppOptions = {}): Promise<Nes
     connectionTimeout: socketTimeoutMs(gw.config.requestTimeoutMs),
   });
   const fastify = adapter.getInstance();
-  const deadlines = new RequestDeadlines(() => gw.config.requestTimeoutMs, gw.deliveries);
+  const deadlines = new RequestDeadlines(() => gw.config.requestTimeoutMs, gw.deliveries, opts.resolverGraceMs);
   gw.deliveries.install(fastify);
   deadlines.install(fastify);
   installRequestLog(fastify, gw.metrics, opts.requestLog);

@@ -50,6 +50,11 @@ export class RequestDeadlines {
     /** Read per request (tests shorten it for one request). */
     private readonly requestTimeoutMs: () => number,
     private readonly deliveries: ReleaseDeliveries,
+    /**
+     * RESOLVER_GRACE_MS unless given: a test of the first layer alone (the work stops itself and logs its refusal)
+     * lengthens it, so that a slow disk on a loaded machine cannot let the second layer answer first.
+     */
+    private readonly resolverGraceMs: number = RESOLVER_GRACE_MS,
   ) {}
 
   /**
@@ -88,7 +93,7 @@ export class RequestDeadlines {
     };
     let timer: { clear(): void } | undefined;
     const expired = new Promise<never>((_resolve, reject) => {
-      timer = graceTimer(this.deadlineOf(request), RESOLVER_GRACE_MS, () => {
+      timer = graceTimer(this.deadlineOf(request), this.resolverGraceMs, () => {
         over();
         end('deadline');
         reject(deadlineExceeded());

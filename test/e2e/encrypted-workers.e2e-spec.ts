@@ -34,6 +34,10 @@ describe('encrypted aggregates run off the event loop, within a cost bound and a
       rooms: 1500,
       // A loaded machine: the deadline test sets its own, shorter one.
       env: { CITYGATE_REQUEST_TIMEOUT_MS: '300000', CITYGATE_HE_MAX_OPERATIONS: String(MAX_OPERATIONS) },
+      // The deadline test is of the work's own deadline (the SEAL thread stopped, the refusal logged with its
+      // receipt): the resolver's race, which answers without a receipt, is test/e2e/deadlines.e2e-spec.ts's.
+      // Under CI load a refusal's fdatasync took more than the default second of grace.
+      app: { resolverGraceMs: 60_000 },
     });
     await tg.app.listen(0, '127.0.0.1');
     url = `http://127.0.0.1:${(tg.app.getHttpServer().address() as AddressInfo).port}`;
@@ -72,7 +76,7 @@ describe('encrypted aggregates run off the event loop, within a cost bound and a
     await tg?.close();
   });
 
-  it('/livez answers within 100 ms while a grouped encrypted aggregate runs', async (t) => {
+  it('/livez answers within a second, many times, while a grouped encrypted aggregate runs', async (t) => {
     const started = tg.gw.encrypted.pool.started;
     const running = tg.gql(agg('district'), undefined, { token: owner });
     let settled = false;
@@ -97,7 +101,9 @@ describe('encrypted aggregates run off the event loop, within a cost bound and a
     t.diagnostic(
       `aggregate ${(performance.now() - t0Run).toFixed(0)} ms on a SEAL thread; /livez max ${max.toFixed(1)} ms over ${latencies.length} polls`,
     );
-    assert.ok(max < 100, `/livez took up to ${max.toFixed(1)} ms while SEAL ran (${latencies.length} polls)`);
+    // SEAL on the event loop would hold /livez for the whole aggregate (seconds) and allow one poll at most; the
+    // bound leaves room for a loaded machine's pauses.
+    assert.ok(max < 1_000, `/livez took up to ${max.toFixed(1)} ms while SEAL ran (${latencies.length} polls)`);
   });
 
   it('refuses a grouping over the cost bound up front, with LIMIT_EXCEEDED and the estimate', async () => {
