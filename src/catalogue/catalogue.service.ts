@@ -32,6 +32,7 @@ interface FieldRow {
   mask_kind: MaskKind;
   unit: string | null;
   description: string;
+  categories: string[] | null;
 }
 
 /**
@@ -77,6 +78,7 @@ export class CatalogueService {
         maskKind: r.mask_kind,
         description: r.description,
         ...(r.unit ? { unit: r.unit } : {}),
+        ...(Array.isArray(r.categories) && r.categories.length > 0 ? { categories: r.categories } : {}),
       };
       next.get(r.dataset_id)?.fields.push(field);
     }

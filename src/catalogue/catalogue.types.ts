@@ -11,6 +11,11 @@ export interface FieldDef {
   maskKind: MaskKind;
   unit?: string;
   description: string;
+  /**
+   * The values a text field takes, when they form a fixed code list (a tenure, an age band, a care level): a
+   * sandbox job may key its output tables by them (docs/sandbox-jobs.md, "Declared outputs").
+   */
+  categories?: string[];
 }
 
 export interface DatasetDef {

@@ -33,6 +33,9 @@ const f = (
   unit?: string,
 ): FieldDef => ({ name, type, grade, personal, openClass, maskKind, description, ...(unit ? { unit } : {}) });
 
+/** A text field with a fixed code list (FieldDef.categories). */
+const coded = (def: FieldDef, categories: string[]): FieldDef => ({ ...def, categories });
+
 export const DEMO_DATASETS: readonly DatasetDef[] = [
   {
     id: 'residents-per-room',
@@ -54,7 +57,10 @@ export const DEMO_DATASETS: readonly DatasetDef[] = [
         'persons',
       ),
       f('household_head', 'string', 'general', 'personal', 'conditional', 'hash', 'Name of the household head'),
-      f('tenure', 'string', 'general', 'personal', 'conditional', 'redact', 'owner-occupied or rented'),
+      coded(f('tenure', 'string', 'general', 'personal', 'conditional', 'redact', 'owner-occupied or rented'), [
+        'owner-occupied',
+        'rented',
+      ]),
       f('registered_since', 'date', 'general', 'personal', 'conditional', 'truncate', 'Date the household registered'),
     ],
   },
@@ -77,8 +83,20 @@ export const DEMO_DATASETS: readonly DatasetDef[] = [
         'Elderly people living alone in the room',
         'persons',
       ),
-      f('age_band', 'string', 'important', 'sensitive', 'closed', 'redact', 'Age band (65-74, 75-84, 85+)'),
-      f('care_level', 'string', 'important', 'sensitive', 'closed', 'redact', 'Assessed care level (0-6)'),
+      coded(f('age_band', 'string', 'important', 'sensitive', 'closed', 'redact', 'Age band (65-74, 75-84, 85+)'), [
+        '65-74',
+        '75-84',
+        '85+',
+      ]),
+      coded(f('care_level', 'string', 'important', 'sensitive', 'closed', 'redact', 'Assessed care level (0-6)'), [
+        '0',
+        '1',
+        '2',
+        '3',
+        '4',
+        '5',
+        '6',
+      ]),
       f('last_visit', 'date', 'general', 'sensitive', 'closed', 'truncate', 'Date of the last welfare visit'),
     ],
   },
@@ -141,7 +159,11 @@ export const DEMO_DATASETS: readonly DatasetDef[] = [
     fields: [
       f('category', 'string', 'general', 'none', 'unconditional', 'redact', 'Complaint category'),
       f('received_on', 'date', 'general', 'none', 'unconditional', 'redact', 'Date received'),
-      f('status', 'string', 'general', 'none', 'unconditional', 'redact', 'open, in-progress or closed'),
+      coded(f('status', 'string', 'general', 'none', 'unconditional', 'redact', 'open, in-progress or closed'), [
+        'open',
+        'in-progress',
+        'closed',
+      ]),
       f('caller_phone', 'string', 'important', 'personal', 'conditional', 'truncate', 'Phone number of the caller'),
       f('description', 'string', 'general', 'personal', 'conditional', 'redact', 'Free-text description'),
     ],

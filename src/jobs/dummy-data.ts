@@ -27,10 +27,12 @@ export type FieldProfile =
 const RHO = 0.6;
 
 /**
- * The profile of a field from its metadata: a parenthesised list in the description ("(65-74, 75-84, 85+)") is
+ * The profile of a field from its metadata: its code list (`categories`) when it has one; a parenthesised list in the description ("(65-74, 75-84, 85+)") is
  * an ordinal list; a single range ("(0-6)") a range of whole numbers; otherwise the type decides.
  */
 export function profileOf(f: FieldDef): FieldProfile {
+  // A code list is what the field takes: dummy values come from it, so a job keyed by it runs on dummy data too.
+  if (f.categories && f.categories.length > 0 && f.type === 'string') return { kind: 'ordinal', values: f.categories };
   const paren = /\(([^()]*)\)/.exec(f.description)?.[1]?.trim();
   if (paren !== undefined) {
     const range = /^(-?\d+)\s*-\s*(-?\d+)$/.exec(paren);

@@ -3,6 +3,7 @@ import type { Purpose } from '../access/decision.js';
 import type { Requester } from '../identity/requester.js';
 import type { Cell } from './disclosure/disclosure.types.js';
 import type { AuditedCell } from './disclosure/release-history.port.js';
+import type { DeclaredTable, DeclaredTableInput } from './job-outputs.js';
 
 export const JOB_STATUSES = [
   'queued',
@@ -36,14 +37,6 @@ export interface JobRefusal {
   reason: string;
   table: string | null;
   cells: string[];
-}
-
-/** A measure column a job declares for a DP release: a count, or a sum of a field with declared bounds. */
-export interface JobDpMeasure {
-  column: string;
-  kind: 'count' | 'sum';
-  /** The summed field (sum only). */
-  field: string | null;
 }
 
 /** What a DP release drew on the privacy budget (provenance `job.dpSpend`, and the job's view). */
@@ -98,8 +91,8 @@ export interface JobRecord {
   runOn: RunOn;
   code: string;
   codeHash: string;
-  /** Declared measure columns (datasets with differential privacy); null when none were declared. */
-  dpMeasures: JobDpMeasure[] | null;
+  /** The output tables declared at submission (job-outputs.ts); null for a job queued before declarations. */
+  declared: DeclaredTable[] | null;
   /** What a DP release drew on the budget (also after a budget refusal); null otherwise. */
   dpSpend: JobDpSpend | null;
   status: JobStatus;
@@ -125,5 +118,5 @@ export interface SubmitJobInput {
   code: string;
   language: JobLanguage;
   runOn: RunOn;
-  dpMeasures?: JobDpMeasure[] | null;
+  outputs: DeclaredTableInput[];
 }

@@ -20,6 +20,7 @@ describe('JobsRepository (the durable queue)', () => {
       runOn: 'dummy',
       code: 'export function run() {}',
       codeHash: 'h',
+      declared: [],
     });
 
   before(async () => {

@@ -5,8 +5,8 @@
  */
 import type { Purpose, Role } from '../access/decision.js';
 import type { Db, Queryable } from '../store/db.port.js';
+import type { DeclaredTable } from './job-outputs.js';
 import type {
-  JobDpMeasure,
   JobDpSpend,
   JobLanguage,
   JobRecord,
@@ -32,7 +32,7 @@ interface JobRow {
   run_on: RunOn;
   code: string;
   code_hash: string;
-  dp_measures: JobDpMeasure[] | null;
+  declared_outputs: DeclaredTable[] | null;
   dp_spend: JobDpSpend | null;
   status: JobStatus;
   attempts: number;
@@ -61,7 +61,7 @@ export interface NewJob {
   runOn: RunOn;
   code: string;
   codeHash: string;
-  dpMeasures?: JobDpMeasure[] | null;
+  declared: DeclaredTable[];
 }
 
 export interface ListFilter {
@@ -82,7 +82,7 @@ export class JobsRepository {
   async insert(j: NewJob): Promise<JobRecord> {
     const rows = await this.db.query<JobRow>(
       `insert into jobs (id, submitter_sub, submitter_org, submitter_roles, submitter_via, dataset_id, owner_org, fields,
-         purpose, language, run_on, code, code_hash, status, log, dp_measures)
+         purpose, language, run_on, code, code_hash, status, log, declared_outputs)
        values ($1, $2, $3, $4::jsonb, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, 'queued', $14::jsonb, $15::jsonb)
        returning *`,
       [
@@ -100,7 +100,7 @@ export class JobsRepository {
         j.code,
         j.codeHash,
         JSON.stringify([line('queued')]),
-        json(j.dpMeasures ?? null),
+        json(j.declared),
       ],
     );
     return toRecord(rows[0]!);
@@ -269,7 +269,7 @@ function toRecord(r: JobRow): JobRecord {
     runOn: r.run_on,
     code: r.code,
     codeHash: r.code_hash,
-    dpMeasures: r.dp_measures ?? null,
+    declared: r.declared_outputs ?? null,
     dpSpend: r.dp_spend ?? null,
     status: r.status,
     attempts: r.attempts,

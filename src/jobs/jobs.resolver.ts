@@ -7,7 +7,6 @@ import { Args, Context, ID, Int, Mutation, Query, Resolver } from '@nestjs/graph
 import { badInput, limitExceeded } from '../errors/domain.error.js';
 import type { GatewayContext } from '../graphql/context.js';
 import { ServesReleased } from '../graphql/governed.js';
-import { DpMeasureEnum } from './dp/dto/private-aggregate.args.js';
 import { SubmitJobInput } from './dto/submit-job.input.js';
 import type { JobView } from './jobs.service.js';
 import { JobsService } from './jobs.service.js';
@@ -28,12 +27,18 @@ export class JobsResolver {
         code: input.code,
         language: input.language,
         runOn: input.runOn,
-        dpMeasures:
-          input.dpMeasures?.map((m) => ({
-            column: m.column,
-            kind: m.kind === DpMeasureEnum.SUM ? ('sum' as const) : ('count' as const),
-            field: m.field ?? null,
-          })) ?? null,
+        outputs: input.outputs.map((t) => ({
+          name: t.name,
+          keys: t.keys.map((k) => ({
+            column: k.column,
+            level: k.level ?? null,
+            within: k.within ?? null,
+            field: k.field ?? null,
+            values: k.values ?? null,
+          })),
+          sums: t.sums ?? [],
+          margins: t.margins,
+        })),
       });
       return toModel({ job, viewer: 'submitter', outputs: null });
     } catch (err) {

@@ -27,7 +27,7 @@ import type { DifferencingAuditor } from './disclosure/differencing-auditor.js';
 import type { AuditScope } from './disclosure/release-history.port.js';
 import { dummyColumns } from './dummy-data.js';
 import { DEMO_DP_SETTINGS, dpSettingsFor, type DpDatasetSettings } from './dp/dp-settings.js';
-import { checkDpOutput, jobDpQueryKey, validateDpMeasures, type DpOutputVerdict } from './dp/job-dp.js';
+import { dpRelease, jobDpQueryKey, type DpOutputVerdict } from './dp/job-dp.js';
 import type { PrivacyBudgetRepository } from './dp/privacy-budget.repository.js';
 import { PUBLIC_BUDGET_ORG } from './dp/private-aggregate.service.js';
 import {
@@ -42,7 +42,17 @@ import {
 } from './job.types.js';
 import { JobErrors } from './jobs.errors.js';
 import type { JobsRepository } from './jobs.repository.js';
-import { canonicalTable, checkOutput, named } from './output-check.js';
+import {
+  asCheckedTable,
+  assignmentLimits,
+  buildDeclaredTables,
+  resolveDomains,
+  validateDeclaration,
+  type BuiltTable,
+  type DeclaredTable,
+  type UnitLevel,
+} from './job-outputs.js';
+import { canonicalTable, checkOutput, named, type SandboxTable } from './output-check.js';
 import type { SandboxJob, SandboxRunner } from './sandbox.port.js';
 
 const log = new Logger('Jobs');
@@ -156,15 +166,14 @@ export class JobsService {
       throw JobErrors.badInput(`code must hold 1 to ${MAX_CODE} characters.`);
     }
     const dpSettings = dpSettingsFor(dataset.id, this.d.dpSettings ?? DEMO_DP_SETTINGS);
-    const declared = input.dpMeasures ?? null;
-    if (!dpSettings && declared !== null && declared.length > 0) {
-      throw JobErrors.badInput('dpMeasures apply only to datasets released with differential privacy.');
-    }
-    // Real runs on a DP dataset must declare their measures; a dummy run may (and is checked the same way).
-    const dpMeasures =
-      dpSettings && (input.runOn === 'real' || (declared !== null && declared.length > 0))
-        ? validateDpMeasures(dpSettings, fields, declared ?? [])
-        : null;
+    // The output tables, declared before the code sees data (job-outputs.ts); a dummy run is checked the same way.
+    const declared = await validateDeclaration(
+      dataset,
+      fields,
+      input.outputs,
+      async (level, within) => (await this.unitsOf(level, within === null ? null : [within])).length,
+      dpSettings,
+    );
     const id = randomUUID();
     const codeHash = sha256Hex(input.code);
     if (input.runOn === 'real') {
@@ -201,10 +210,29 @@ export class JobsService {
       runOn: input.runOn,
       code: input.code,
       codeHash,
-      dpMeasures,
+      declared,
     });
     this.wake();
     return job;
+  }
+
+  /**
+   * The official unit ids of a level from the store's hierarchy (never the records), inside every given scope: each
+   * scope a list of unit ids (a grant's extent, a declared `within`), of which a unit must lie in one.
+   */
+  private async unitsOf(level: UnitLevel, ...scopes: (readonly string[] | null)[]): Promise<string[]> {
+    const params: unknown[] = [level];
+    const where = ['level = $1'];
+    for (const scope of scopes) {
+      if (scope === null) continue;
+      params.push([...scope]);
+      const p = `$${params.length}::text[]`;
+      where.push(
+        `(id = any(${p}) or district_id = any(${p}) or subdistrict_id = any(${p}) or community_id = any(${p}) or parent_id = any(${p}))`,
+      );
+    }
+    const rows = await this.d.db.query<{ id: string }>(`select id from units where ${where.join(' and ')}`, params);
+    return rows.map((r) => r.id);
   }
 
   async get(requester: Requester, id: string): Promise<JobView> {
@@ -368,7 +396,18 @@ export class JobsService {
     await this.d.repo.appendLog(job.id, [
       `input: ${job.runOn === 'real' ? 'the records your decision allows' : `${input.rowCount} dummy records`}, ${job.fields.length} field(s)`,
     ]);
-    const run = await this.d.sandbox.run(sandboxJob(job, dataset, input, this.d.config));
+    const declared = job.declared;
+    if (declared === null) {
+      await this.d.repo.transition(
+        job.id,
+        ['running'],
+        'failed',
+        { error: 'INVALID_OUTPUT: the job was queued without declared output tables; submit it again with outputs' },
+        ['failed: no declared outputs'],
+      );
+      return;
+    }
+    const run = await this.d.sandbox.run(sandboxJob(job, dataset, input, this.d.config, declared));
     if (this.stopping) return; // abandoned: the lease runs out and the next start retries it
     if (run.status === 'error') {
       await this.holdUnsuccessful(job);
@@ -376,29 +415,53 @@ export class JobsService {
       await this.d.repo.transition(job.id, ['running'], 'failed', { error }, [`sandbox: ${error}`]);
       return;
     }
-    // Rows in canonical order, whatever order the code chose (output-check.ts: canonicalTable).
-    const result = { ...run, tables: run.tables.map(canonicalTable) };
     // On real data the exact CPU time is a number the code controls: reported in whole seconds, rounded up.
     const cpu =
       job.runOn === 'real'
-        ? `at most ${Math.max(1, Math.ceil(result.cpuMs / 1000))} s CPU`
-        : `${Math.round(result.cpuMs)} ms CPU`;
-    const ran = `sandbox: ${result.tables.length} table(s), ${cpu}`;
+        ? `at most ${Math.max(1, Math.ceil(run.cpuMs / 1000))} s CPU`
+        : `${Math.round(run.cpuMs)} ms CPU`;
+    const ran = `sandbox: ${run.tables.length} table(s), ${cpu}`;
+    const dpSettings = dpSettingsFor(dataset.id, this.d.dpSettings ?? DEMO_DP_SETTINGS);
+    // The gateway builds the declared tables from the code's assignment: every row, every count and sum its own.
+    const extent = job.runOn === 'real' && outcome?.allowed ? outcome.summary.extent : null;
+    const domains = await resolveDomains(declared, dataset, (level, within) =>
+      this.unitsOf(level, extent, within === null ? null : [within]),
+    );
+    const built = buildDeclaredTables(declared, domains, run.tables, input, dpSettings !== null);
+    if (!built.ok) {
+      if (job.runOn === 'dummy' || outcome === null || !outcome.allowed) {
+        const error = `INVALID_OUTPUT: ${built.reason}`;
+        await this.d.repo.transition(job.id, ['running'], 'failed', { error }, [ran, `output: ${built.reason}`]);
+        return;
+      }
+      await this.d.repo.appendLog(job.id, [ran]);
+      await this.refuse(
+        job,
+        dataset,
+        outcome,
+        { rule: built.rule, reason: built.reason, table: built.table, cells: [] },
+        [{ check: 'declared-outputs', verdict: 'refused', detail: built.rule }],
+        ['running'],
+        null,
+      );
+      return;
+    }
+    // Rows in canonical order (output-check.ts: canonicalTable), as released.
+    const checked: SandboxTable[] = built.tables.map((b) => canonicalTable(asCheckedTable(b, input)));
     if (job.runOn === 'dummy' || outcome === null || !outcome.allowed) {
-      const outputs = result.tables.map(plainTable);
+      const outputs = checked.map(plainTable);
       await this.d.repo.transition(job.id, ['running'], 'succeeded', { outputs, outputHash: hashTables(outputs) }, [
         ran,
         'released as dummy output (synthetic data: no disclosure checks)',
       ]);
       return;
     }
-    const dpSettings = dpSettingsFor(dataset.id, this.d.dpSettings ?? DEMO_DP_SETTINGS);
     if (dpSettings) {
       await this.d.repo.appendLog(job.id, [ran]);
-      await this.releaseDp(job, dataset, outcome, input, result.tables, dpSettings);
+      await this.releaseDp(job, dataset, outcome, input, built.tables, declared, domains, dpSettings);
       return;
     }
-    const verdict = checkOutput(result.tables, input, outcome.plan.decision.minCell);
+    const verdict = checkOutput(checked, input, outcome.plan.decision.minCell, true);
     if (!verdict.ok) {
       await this.d.repo.appendLog(job.id, [ran]);
       await this.refuse(job, dataset, outcome, verdict.refusal, verdict.checks, ['running'], null);
@@ -456,23 +519,12 @@ export class JobsService {
     dataset: Dataset,
     outcome: Extract<AccessOutcome, { allowed: true }>,
     input: ColumnarInput,
-    tables: Parameters<typeof checkOutput>[0],
+    tables: readonly BuiltTable[],
+    declared: readonly DeclaredTable[],
+    domains: Awaited<ReturnType<typeof resolveDomains>>,
     settings: DpDatasetSettings,
   ): Promise<void> {
-    const measures = job.dpMeasures ?? [];
-    const verdict: DpOutputVerdict =
-      measures.length === 0
-        ? {
-            ok: false,
-            refusal: {
-              rule: 'dp-undeclared',
-              reason: 'this dataset releases job outputs only with differential privacy: declare dpMeasures',
-              table: null,
-              cells: [],
-            },
-            checks: [{ check: 'dp-shape', verdict: 'refused', detail: 'dp-undeclared' }],
-          }
-        : checkDpOutput(tables, input, measures, settings);
+    const verdict: DpOutputVerdict = dpRelease(tables, input, settings);
     if (!verdict.ok) {
       await this.refuse(job, dataset, outcome, verdict.refusal, [...verdict.checks], ['running'], null);
       return;
@@ -483,9 +535,9 @@ export class JobsService {
       datasetVersion: settings.version,
       codeHash: job.codeHash,
       fields: job.fields,
-      measures,
+      declared,
+      domains,
       extent: outcome.summary.extent,
-      shape: verdict.shape,
     });
     const result = await this.d.budget.answer({
       org,
@@ -834,7 +886,13 @@ function view(job: JobRecord, viewer: JobViewer): JobView {
   return { job, viewer, outputs };
 }
 
-function sandboxJob(job: JobRecord, dataset: Dataset, input: ColumnarInput, c: Config['jobs']): SandboxJob {
+function sandboxJob(
+  job: JobRecord,
+  dataset: Dataset,
+  input: ColumnarInput,
+  c: Config['jobs'],
+  declared: readonly DeclaredTable[],
+): SandboxJob {
   const columns: SandboxJob['columns'] = {
     record_id: { type: 'str', values: input.recordIds },
     district_id: { type: 'str', values: input.hierarchy.district_id },
@@ -859,7 +917,7 @@ function sandboxJob(job: JobRecord, dataset: Dataset, input: ColumnarInput, c: C
     code: job.code,
     language: job.language,
     columns,
-    limits: { cpuMs: c.cpuMs, wallMs: c.wallMs, memoryMb: c.memoryMb },
+    limits: { cpuMs: c.cpuMs, wallMs: c.wallMs, memoryMb: c.memoryMb, ...assignmentLimits(declared, input.rowCount) },
     // A message thrown on real data could carry values past disclosure control.
     verboseErrors: job.runOn === 'dummy',
   };

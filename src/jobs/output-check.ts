@@ -107,7 +107,13 @@ export function canonicalTable(t: SandboxTable): SandboxTable {
   return out;
 }
 
-export function checkOutput(tables: readonly SandboxTable[], input: ColumnarInput, minCell: number): OutputVerdict {
+export function checkOutput(
+  tables: readonly SandboxTable[],
+  input: ColumnarInput,
+  minCell: number,
+  /** The gateway built the tables from a declaration (job-outputs.ts): no record-level shape to look for. */
+  declared = false,
+): OutputVerdict {
   const checks: JobCheck[] = [];
   const released: JobTable[] = [];
   const cells: AuditedCell[] = [];
@@ -118,12 +124,17 @@ export function checkOutput(tables: readonly SandboxTable[], input: ColumnarInpu
   for (const [ti, t] of tables.entries()) {
     const keys = keyColumns(t);
     const tableLabel = `table ${ti + 1}`;
+    // A declared table with margins holds every margin of its domains: those are the totals to protect against,
+    // and a hidden margin may need another margin hidden. Without margins, every line total is assumed known.
+    const allMargins = declared && t.rows.some((r) => keys.some((k) => r[t.columns.indexOf(k)] === MARGIN));
     const result = checkTable(t, {
       keys,
       count: COUNT,
       threshold: Math.max(10, minCell),
       allowIdColumns: UNIT_CODE_COLUMNS,
       totalMarker: MARGIN,
+      recordLevel: !declared,
+      ...(allMargins ? { assumeTotalsKnown: false, marginComplements: true } : {}),
     });
     if (result.status === 'refused' || result.table === undefined) {
       const first = result.refusals[0];

@@ -139,6 +139,7 @@ async function insertDataset(tx: Queryable, ds: DatasetDef): Promise<void> {
     mask_kind: f.maskKind,
     unit: f.unit ?? null,
     description: f.description,
+    categories: f.categories ? JSON.stringify(f.categories) : null,
   }));
   await insertRows(tx, 'catalogue_fields', Object.keys(fields[0] ?? {}), fields);
 }

@@ -664,4 +664,21 @@ insert into disclosure_units (org, population, unit, cell_id)
 select distinct c.org, c.population, u, c.id from disclosure_cells c cross join lateral jsonb_array_elements_text(c.units) u;
 `,
   },
+  {
+    id: '0025_declared_outputs',
+    sql: `
+-- Sandbox jobs declare their output tables before they see data (src/jobs/job-outputs.ts): a key may range over
+-- the code list of a catalogue field, kept here; a job keeps its declaration.
+alter table catalogue_fields add column categories jsonb;
+update catalogue_fields set categories = '["owner-occupied", "rented"]'
+ where dataset_id = 'residents-per-room' and name = 'tenure';
+update catalogue_fields set categories = '["65-74", "75-84", "85+"]'
+ where dataset_id = 'elderly-living-alone' and name = 'age_band';
+update catalogue_fields set categories = '["0", "1", "2", "3", "4", "5", "6"]'
+ where dataset_id = 'elderly-living-alone' and name = 'care_level';
+update catalogue_fields set categories = '["open", "in-progress", "closed"]'
+ where dataset_id = 'hotline-complaints' and name = 'status';
+alter table jobs add column declared_outputs jsonb;
+`,
+  },
 ];

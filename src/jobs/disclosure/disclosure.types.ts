@@ -50,6 +50,18 @@ export interface DisclosureOptions {
   allowIdColumns?: string[];
   /** Refuse as record-level when more than this share of non-empty cells has a count of 1. Default 0.5. */
   recordLevelShare?: number;
+  /**
+   * Check for record-level output (default true). A table whose rows are every combination of declared domains
+   * and whose counts are the checker's own (a declared job output) cannot be record-level by shape: its small and
+   * empty cells are suppressed like any other.
+   */
+  recordLevel?: boolean;
+  /**
+   * Margin rows may be complements of secondary suppression (default false: interior cells only). For a table that
+   * holds every margin and does not assume other totals known: a hidden margin derived from other margins (the
+   * grand total minus the released column totals) can then be protected by hiding one of those.
+   */
+  marginComplements?: boolean;
   /** Value columns without contributors: refuse the table (default) or suppress the column. */
   missingContributors?: 'refuse' | 'suppress';
   /** Largest group of linked suppressed cells checked exactly (linear algebra); beyond it only line rules apply. */

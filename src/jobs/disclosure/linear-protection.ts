@@ -141,6 +141,30 @@ export function protect(input: ProtectInput): ProtectResult {
     return best;
   };
 
+  /**
+   * The equations linked to a cell through suppressed cells: an exposure may come from a combination of them (a
+   * margin of margins: the grand total minus the released column totals gives the hidden one), and a complement in
+   * any of them can break it.
+   */
+  const linkedEquations = (cell: number): number[] => {
+    const seen = new Set<number>();
+    const cells = [cell];
+    const visited = new Set<number>([cell]);
+    while (cells.length > 0) {
+      for (const ei of byCell.get(cells.pop()!) ?? []) {
+        if (seen.has(ei)) continue;
+        seen.add(ei);
+        for (const c of hiddenIn(input.equations[ei]!)) {
+          if (!visited.has(c)) {
+            visited.add(c);
+            cells.push(c);
+          }
+        }
+      }
+    }
+    return [...seen].sort((a, b) => a - b);
+  };
+
   /** Linked groups of suppressed cells (sharing an equation), each with the unknowns it determines. */
   const exposedByGroup = (): { exposed: number[]; exact: boolean } => {
     const parent = new Map<number, number>();
@@ -193,7 +217,7 @@ export function protect(input: ProtectInput): ProtectResult {
     if (changed) continue;
     // 2. exact rule: give the first exposed cell that can have one a complement, then look again
     for (const cell of exposedByGroup().exposed) {
-      const c = complementFor(byCell.get(cell) ?? []);
+      const c = complementFor(byCell.get(cell) ?? []) ?? complementFor(linkedEquations(cell));
       if (c === undefined) continue;
       suppressed.add(c);
       complements.push(c);

@@ -43,6 +43,8 @@ interface Resolved {
   assumeTotalsKnown: boolean;
   allowIdColumns: Set<string>;
   recordLevelShare: number;
+  recordLevel: boolean;
+  marginComplements: boolean;
   missingContributors: 'refuse' | 'suppress';
   exactLimit: number;
 }
@@ -62,6 +64,8 @@ function resolve(table: AggregateTable, o: DisclosureOptions): Resolved {
     assumeTotalsKnown: o.assumeTotalsKnown ?? true,
     allowIdColumns: new Set(o.allowIdColumns ?? []),
     recordLevelShare: o.recordLevelShare ?? 0.5,
+    recordLevel: o.recordLevel ?? true,
+    marginComplements: o.marginComplements ?? false,
     missingContributors: o.missingContributors ?? 'refuse',
     exactLimit: o.exactLimit ?? 400,
   };
@@ -150,7 +154,7 @@ export function checkTable(table: AggregateTable, options: DisclosureOptions): T
       cells: interior.filter((r) => counts[r]! < o.threshold).map((r) => ref(r, o.count)),
     });
   }
-  if (recordLevel.length > 0) return refused(recordLevel);
+  if (o.recordLevel && recordLevel.length > 0) return refused(recordLevel);
 
   // ---- 3. primary suppression ------------------------------------------------------------------------------------
   const suppressions: Suppression[] = [];
@@ -233,7 +237,7 @@ export function checkTable(table: AggregateTable, options: DisclosureOptions): T
         const x = at(r, column);
         return typeof x === 'number' ? x : null;
       },
-      eligible: (r) => !isMargin(r) && at(r, column) !== null,
+      eligible: (r) => (o.marginComplements || !isMargin(r)) && at(r, column) !== null,
       width: column === o.count ? o.threshold : 0,
       exactLimit: o.exactLimit,
     });

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ColumnarInput } from '../../query/query-engine.js';
-import type { JobDpMeasure } from '../job.types.js';
+import { buildDeclaredTables, type DeclaredTable, type Domains } from '../job-outputs.js';
 import type { SandboxTable } from '../output-check.js';
 import type { DpDatasetSettings } from './dp-settings.js';
-import { checkDpOutput, jobDpQueryKey, validateDpMeasures } from './job-dp.js';
+import { dpRelease, jobDpQueryKey } from './job-dp.js';
 
 const SETTINGS: DpDatasetSettings = {
   datasetId: 'ds',
@@ -14,8 +14,6 @@ const SETTINGS: DpDatasetSettings = {
   sumBounds: { residents: { lower: 0, upper: 12 } },
   version: '1',
 };
-const COUNT: JobDpMeasure = { column: 'count', kind: 'count', field: null };
-const SUM: JobDpMeasure = { column: 'people', kind: 'sum', field: 'residents' };
 
 /** Five records in two communities of one subdistrict; one resident count over the bound, one missing. */
 const INPUT: ColumnarInput = {
@@ -30,44 +28,38 @@ const INPUT: ColumnarInput = {
   fields: { residents: [2, 40, 3, null, 5] },
 };
 
-const table = (rows: (string | number | null)[][], extra: Partial<SandboxTable> = {}): SandboxTable => ({
+const BY_COMMUNITY: DeclaredTable = {
   name: 't',
-  columns: ['community_id', 'count', 'people'],
-  rows,
-  ...extra,
+  keys: [{ column: 'community_id', domain: { kind: 'unit', level: 'community', within: null } }],
+  sums: [{ column: 'people', field: 'residents' }],
+  margins: true,
+};
+const BY_BUILDING: DeclaredTable = {
+  name: 'u',
+  keys: [{ column: 'building_id', domain: { kind: 'unit', level: 'building', within: null } }],
+  sums: [],
+  margins: false,
+};
+/** community:c has no record: its cells are noised like any other. */
+const COMMUNITIES: Domains = [[['community:a', 'community:b', 'community:c']]];
+const assign = (name: string, column: string, values: (string | null)[]): SandboxTable => ({
+  name,
+  columns: [column],
+  rows: values.map((v) => [v]),
 });
 
-describe('validateDpMeasures', () => {
-  it('sorts the declaration and checks kinds, fields and bounds', () => {
-    assert.deepEqual(validateDpMeasures(SETTINGS, ['residents'], [SUM, COUNT]), [COUNT, SUM]);
-    assert.throws(() => validateDpMeasures(SETTINGS, ['residents'], []), /declare the measure columns/);
-    assert.throws(() => validateDpMeasures(SETTINGS, ['residents'], [COUNT, COUNT]), /twice/);
-    assert.throws(() => validateDpMeasures(SETTINGS, ['residents'], [{ ...COUNT, field: 'residents' }]), /no field/);
-    assert.throws(
-      () => validateDpMeasures(SETTINGS, ['tenure'], [{ column: 's', kind: 'sum', field: 'tenure' }]),
-      /allows: residents/,
-    );
-    assert.throws(() => validateDpMeasures(SETTINGS, ['other'], [SUM]), /one of the job's fields/);
-    assert.throws(() => validateDpMeasures(SETTINGS, ['residents'], [{ ...COUNT, column: 'community_id' }]), /key/);
-  });
-});
+function built(declared: DeclaredTable[], domains: Domains, tables: SandboxTable[]) {
+  const b = buildDeclaredTables(declared, domains, tables, INPUT, true);
+  if (!b.ok) throw new Error(`${b.rule}: ${b.reason}`);
+  return b.tables;
+}
 
-describe('checkDpOutput', () => {
-  it('computes each cell from the records behind its row, whatever numbers the code returned', () => {
-    const v = checkDpOutput(
-      [
-        table([
-          ['community:a', 999, 999],
-          ['community:b', -1, 0],
-          ['Total', 0, 0],
-        ]),
-      ],
-      INPUT,
-      [COUNT, SUM],
-      SETTINGS,
-    );
+describe('dpRelease (a DP release of the gateway’s own tables)', () => {
+  it('computes each cell from the records behind its row; empty combinations are cells; margins sum the noise', () => {
+    const tables = built([BY_COMMUNITY], COMMUNITIES, [assign('t', 'community_id', INPUT.hierarchy.community_id)]);
+    const v = dpRelease(tables, INPUT, SETTINGS);
     assert.ok(v.ok);
-    // Sums are clamped to [0, 12]: 2 + 12 + 3 and 0 (missing) + 5. Margins are not cells of their own.
+    // Rows: community:a, community:b, community:c, Total. Sums clamped to [0, 12]: 2 + 12 + 3, and 0 (missing) + 5.
     assert.deepEqual(
       v.cells.map((c) => [c.key, c.value]),
       [
@@ -75,73 +67,66 @@ describe('checkDpOutput', () => {
         ['0:0:2', 17],
         ['0:1:1', 2],
         ['0:1:2', 5],
+        ['0:2:1', 0],
+        ['0:2:2', 0],
       ],
     );
     // Two measure columns: each noised at ε/2, i.e. sensitivity 2·Δ at ε (counts Δ 1, sums Δ 12).
-    assert.deepEqual(v.sensitivities, [2, 24, 2, 24]);
-    // The margin is the sum of the (noisy) interior cells.
+    assert.deepEqual(v.sensitivities, [2, 24, 2, 24, 2, 24]);
     const noisy = v.cells.map((c) => ({ ...c, value: c.value + 1 }));
     assert.deepEqual(v.build(noisy)[0]!.rows, [
       ['community:a', 4, 18],
       ['community:b', 3, 6],
-      ['Total', 7, 24],
+      ['community:c', 1, 1],
+      ['Total', 8, 25],
     ]);
   });
 
   it('sensitivity grows with every measure column of every table (composition)', () => {
-    const second: SandboxTable = { name: 'u', columns: ['building_id', 'count'], rows: [['building:1', 0]] };
-    const v = checkDpOutput([table([['community:a', 0, 0]]), second], INPUT, [COUNT, SUM], SETTINGS);
+    const tables = built(
+      [BY_COMMUNITY, BY_BUILDING],
+      [...COMMUNITIES, [['building:1', 'building:2', 'building:3']]],
+      [
+        assign('t', 'community_id', INPUT.hierarchy.community_id),
+        assign('u', 'building_id', INPUT.hierarchy.building_id),
+      ],
+    );
+    const v = dpRelease(tables, INPUT, SETTINGS);
     assert.ok(v.ok);
-    assert.deepEqual(v.sensitivities, [3, 36, 3]);
-    assert.equal(v.cells[2]!.value, 2, 'building:1 holds two records');
+    assert.deepEqual(v.sensitivities.slice(0, 2), [3, 36]);
+    assert.deepEqual(
+      v.cells.filter((c) => c.key.startsWith('1:')).map((c) => c.value),
+      [2, 1, 2],
+    );
   });
 
-  it('refuses undeclared columns, reported units, non-unit keys, duplicate rows and text measures', () => {
-    const rule = (tables: SandboxTable[]) => {
-      const v = checkDpOutput(tables, INPUT, [COUNT, SUM], SETTINGS);
-      return v.ok ? 'ok' : v.refusal.rule;
-    };
-    assert.equal(
-      rule([{ name: 't', columns: ['community_id', 'count', 'mean'], rows: [['community:a', 1, 2]] }]),
-      'dp-undeclared',
-    );
-    assert.equal(rule([{ name: 't', columns: ['tenure', 'count'], rows: [['rented', 1]] }]), 'dp-undeclared');
-    assert.equal(rule([table([['community:a', 1, 1]], { units: [['r1']] })]), 'dp-units');
-    assert.equal(rule([table([['Alice Wang', 1, 1]])]), 'dp-keys');
-    assert.equal(
-      rule([
-        table([
-          ['community:a', 1, 1],
-          ['community:a', 1, 1],
-        ]),
-      ]),
-      'invalid-table',
-    );
-    assert.equal(rule([table([['community:a', 'many', 1]])]), 'invalid-table');
-    assert.equal(rule([]), 'invalid-table');
-    assert.equal(rule([table([['community:a', 1, null]])]), 'ok');
+  it('the code cannot move a record: a placement other than its own unit is refused (dp-keys)', () => {
+    const moved = ['community:a', 'community:a', 'community:a', 'community:a', 'community:b'];
+    const left = ['community:a', 'community:a', 'community:a', null, 'community:b'];
+    for (const values of [moved, left]) {
+      const b = buildDeclaredTables([BY_COMMUNITY], COMMUNITIES, [assign('t', 'community_id', values)], INPUT, true);
+      assert.equal(b.ok ? 'ok' : b.rule, 'dp-keys');
+    }
   });
 
-  it('the query key holds for the same job and changes with code, measures, extent or shape', () => {
-    const v = checkDpOutput([table([['community:a', 0, 0]])], INPUT, [COUNT, SUM], SETTINGS);
-    assert.ok(v.ok);
+  it('the query key holds for the same job and changes with code, declaration, domains or extent', () => {
     const base = {
       datasetId: 'ds',
       datasetVersion: '1',
       codeHash: 'c'.repeat(64),
       fields: ['residents', 'tenure'],
-      measures: [COUNT, SUM],
+      declared: [BY_COMMUNITY],
+      domains: COMMUNITIES,
       extent: ['district:1'],
-      shape: v.shape,
     };
     const k = jobDpQueryKey(base);
     assert.equal(jobDpQueryKey({ ...base, fields: ['tenure', 'residents'], extent: ['district:1', 'district:1'] }), k);
     for (const change of [
       { codeHash: 'd'.repeat(64) },
-      { measures: [COUNT] },
+      { declared: [BY_BUILDING] },
+      { domains: [[['community:a']]] },
       { extent: null },
       { datasetVersion: '2' },
-      { shape: [] },
     ]) {
       assert.notEqual(jobDpQueryKey({ ...base, ...change }), k);
     }
