@@ -4,7 +4,7 @@
  * district:310101) counts residents per subdistrict on residents-per-room: the released table is the gateway's own
  * count and clamped sum per row, noised, charged once to the organisation's budget; the same job again is answered
  * from the stored noisy table for free; a burst of distinct jobs against a budget for N gives exactly N releases;
- * undeclared columns, reported units and inflated numbers get nowhere.
+ * fixed-list keys, a record moved to another cell and numbers of the code's own making get nowhere.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -49,26 +49,22 @@ interface Job {
   } | null;
 }
 
-const MEASURES = [
-  { column: 'count', kind: 'COUNT' },
-  { column: 'residents', kind: 'SUM', field: 'resident_count' },
+/** The declared table: residents per subdistrict of the grant's extent, with the gateway's margin. */
+const OUTPUTS = [
+  {
+    name: 'by_subdistrict',
+    keys: [{ column: 'subdistrict_id', level: 'subdistrict' }],
+    sums: [{ column: 'residents', field: 'resident_count' }],
+  },
 ];
 
-/** Records and residents per subdistrict with a Total margin; `factor` inflates the code's own numbers. */
-const perSubdistrict = (factor = 1, tag = '') => `// ${tag}
+/** Places each record in its own subdistrict (the only placement a DP release accepts); `tag` changes the code. */
+const perSubdistrict = (tag = '') => `// ${tag}
 export function run(input) {
-  const { subdistrict_id, resident_count } = input.columns;
-  const m = new Map();
-  let c = 0, s = 0;
-  for (let i = 0; i < input.rowCount; i++) {
-    const e = m.get(subdistrict_id[i]) ?? [0, 0];
-    e[0]++; e[1] += resident_count[i];
-    m.set(subdistrict_id[i], e);
-    c++; s += resident_count[i];
-  }
-  const rows = [...m].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([k, [n, r]]) => [k, n * ${factor}, r * ${factor}]);
-  rows.push(['Total', c * ${factor}, s * ${factor}]);
-  return { tables: [{ name: 'by_subdistrict', columns: ['subdistrict_id', 'count', 'residents'], rows }] };
+  const { subdistrict_id } = input.columns;
+  const rows = [];
+  for (let i = 0; i < input.rowCount; i++) rows.push([subdistrict_id[i]]);
+  return { tables: [{ name: 'by_subdistrict', columns: ['subdistrict_id'], rows }] };
 }`;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -81,7 +77,11 @@ describe('sandbox jobs with differential privacy', () => {
   let budget: PrivacyBudgetRepository;
 
   async function submit(input: Record<string, unknown>, auth: { token?: string }): Promise<GqlResult> {
-    return t.gql(SUBMIT, { input: { datasetId: DS, fields: ['resident_count'], runOn: 'REAL', ...input } }, auth);
+    return t.gql(
+      SUBMIT,
+      { input: { datasetId: DS, fields: ['resident_count'], runOn: 'REAL', outputs: OUTPUTS, ...input } },
+      auth,
+    );
   }
   async function submitted(input: Record<string, unknown>, auth: { token?: string }): Promise<Job> {
     const r = await submit(input, auth);
@@ -100,7 +100,7 @@ describe('sandbox jobs with differential privacy', () => {
   }
   /** A planner's real job; when it is not released, as the dataset's owner sees it (the planner sees `not-released`). */
   const plannerJob = (code: string) =>
-    submitted({ code, purpose: 'urban_planning', dpMeasures: MEASURES }, planner).then(async (j) => {
+    submitted({ code, purpose: 'urban_planning' }, planner).then(async (j) => {
       const mine = await settled(j.id, planner);
       if (mine.status !== 'REFUSED' && mine.status !== 'FAILED') return mine;
       assert.deepEqual([mine.status, mine.refusal?.rule], ['REFUSED', 'not-released']);
@@ -120,24 +120,28 @@ describe('sandbox jobs with differential privacy', () => {
     );
     truth = new Map(rows.map((r) => [r.k, { n: r.n, residents: r.s }]));
     assert.ok(truth.size >= 2, 'the fixture needs records in several subdistricts of the extent');
+    // Every subdistrict of the extent is a row, those without records too (their true cells are 0).
+    const units = await t.gw.db.query<{ id: string }>(
+      `select id from units where level = 'subdistrict' and district_id = 'district:310101'`,
+    );
+    for (const u of units) if (!truth.has(u.id)) truth.set(u.id, { n: 0, residents: 0 });
   });
   after(() => t?.close());
 
   it('a real job gets the gateway’s counts and sums, noised; it spends the budget once and is logged with dpSpend', async () => {
-    // The code inflates its numbers a thousandfold: the gateway computes the cells itself.
-    const job = await plannerJob(perSubdistrict(1000));
+    const job = await plannerJob(perSubdistrict());
     assert.equal(job.status, 'SUCCEEDED', JSON.stringify(job));
     const table = job.outputs![0]!;
     assert.deepEqual(table.columns, ['subdistrict_id', 'count', 'residents']);
     assert.deepEqual(table.suppressed, [], 'no small-cell suppression on noised cells');
     const interior = table.rows.filter((r) => r.cells[0] !== 'Total');
-    assert.equal(interior.length, truth.size, 'rows are the extent’s subdistricts (the grant’s row filter)');
+    assert.equal(interior.length, truth.size, 'rows are every subdistrict of the extent (the grant’s row filter)');
     let exact = 0;
     for (const r of interior) {
       const [k, n, s] = r.cells as [string, number, number];
       const tr = truth.get(k)!;
       assert.ok(Number.isInteger(n) && Number.isInteger(s));
-      // Two measure columns at ε 0.1: counts have scale 20, sums scale 240; the code's ×1000 is far outside.
+      // Two measure columns at ε 0.1: counts have scale 20, sums scale 240.
       assert.ok(Math.abs(n - tr.n) < 600, `count ${n} vs ${tr.n}`);
       assert.ok(Math.abs(s - tr.residents) < 7200, `sum ${s} vs ${tr.residents}`);
       if (n === tr.n && s === tr.residents) exact++;
@@ -195,7 +199,7 @@ describe('sandbox jobs with differential privacy', () => {
     assert.equal(hashTables(shown), job.outputHash);
 
     // The same job again: the stored noisy table, not charged, never re-noised; logged as cached.
-    const again = await plannerJob(perSubdistrict(1000));
+    const again = await plannerJob(perSubdistrict());
     assert.equal(again.status, 'SUCCEEDED');
     assert.deepEqual(again.outputs, job.outputs);
     assert.equal(again.dpSpend?.cached, true);
@@ -207,7 +211,7 @@ describe('sandbox jobs with differential privacy', () => {
     assert.equal(rec2.job?.dpSpend?.queryKey, rec.job?.dpSpend?.queryKey);
 
     // Different code is a different question: charged again.
-    const other = await plannerJob(perSubdistrict(1, 'honest'));
+    const other = await plannerJob(perSubdistrict('other'));
     assert.equal(other.status, 'SUCCEEDED');
     assert.deepEqual([other.dpSpend?.cached, other.dpSpend?.epsilonSpent], [false, 0.2]);
   });
@@ -218,7 +222,7 @@ describe('sandbox jobs with differential privacy', () => {
     assert.equal((await t.gql(setRule, { r: true }, reviewer)).body.data!.setJobReviewRequired, true);
     try {
       const spent = (await budget.budget('planning-bureau', DS))!.spentMicro;
-      const waiting = await plannerJob(perSubdistrict(1, 'review'));
+      const waiting = await plannerJob(perSubdistrict('review'));
       assert.equal(waiting.status, 'AWAITING_REVIEW');
       assert.equal(waiting.outputs, null);
       assert.deepEqual([waiting.dpSpend?.cached, waiting.dpSpend?.epsilonCharged], [false, 0.1]);
@@ -248,81 +252,52 @@ describe('sandbox jobs with differential privacy', () => {
     assert.equal(dummy.receiptIndex, null);
   });
 
-  it('outputs that are not declared measures, reported units and field keys are refused; declarations are checked', async () => {
+  it('declarations are checked; a record moved to another cell or numbers of the code’s making are refused', async () => {
     const before = (await budget.budget('planning-bureau', DS))!.spentMicro;
-    // No declaration for a real run on a DP dataset.
-    const none = await t.gql(
-      SUBMIT,
-      {
-        input: {
-          datasetId: DS,
-          fields: ['resident_count'],
-          runOn: 'REAL',
-          code: perSubdistrict(),
-          purpose: 'urban_planning',
-        },
-      },
-      planner,
-    );
+    // No declaration.
+    const none = await submit({ code: perSubdistrict(), purpose: 'urban_planning', outputs: [] }, planner);
     assert.equal(errorCode(none), 'BAD_USER_INPUT');
-    assert.match(none.body.errors![0]!.message, /dpMeasures/);
-    // A sum of a field without bounds, and declarations on a dataset without DP.
-    const tenure = await submit(
+    assert.match(none.body.errors![0]!.message, /Declare the output tables/);
+    // A fixed list as a key: the code would choose which records go where.
+    const list = await submit(
       {
-        fields: ['resident_count', 'tenure'],
         code: perSubdistrict(),
         purpose: 'urban_planning',
-        dpMeasures: [{ column: 'x', kind: 'SUM', field: 'tenure' }],
+        outputs: [{ name: 'a', keys: [{ column: 'area', values: ['inside', 'outside'] }] }],
       },
       planner,
     );
-    assert.equal(errorCode(tenure), 'BAD_USER_INPUT');
-    assert.match(tenure.body.errors![0]!.message, /resident_count/);
-    const elsewhere = await t.gql(
-      SUBMIT,
-      {
-        input: {
-          datasetId: 'building-energy',
-          fields: ['electricity_kwh'],
-          code: perSubdistrict(),
-          dpMeasures: [{ column: 'count', kind: 'COUNT' }],
-        },
-      },
-      planner,
-    );
-    assert.equal(errorCode(elsewhere), 'BAD_USER_INPUT');
+    assert.equal(errorCode(list), 'BAD_USER_INPUT');
+    assert.match(list.body.errors![0]!.message, /differential privacy/);
 
-    // A column the job did not declare (a mean) is refused, with the rule named.
-    const undeclared = await plannerJob(
-      perSubdistrict().replace("['subdistrict_id', 'count', 'residents']", "['subdistrict_id', 'count', 'mean']"),
-    );
-    assert.equal(undeclared.status, 'REFUSED');
-    assert.equal(undeclared.refusal?.rule, 'dp-undeclared');
-    assert.equal(undeclared.outputs, null);
-    // Units chosen by the code would let it pick which records a cell counts.
-    const withUnits = await plannerJob(`export function run(input) {
-      return { tables: [{ name: 'a', columns: ['subdistrict_id', 'count'], rows: [[input.columns.subdistrict_id[0], 1]],
-        units: [[input.columns.record_id[0]]] }] };
+    // The code moves one record to another subdistrict (a difference that would depend on one person).
+    const moved = await plannerJob(`export function run(input) {
+      const { subdistrict_id, resident_count } = input.columns;
+      const rows = [];
+      for (let i = 0; i < input.rowCount; i++) rows.push([i === 0 && resident_count[0] > 2 ? subdistrict_id[1] : subdistrict_id[i]]);
+      if (subdistrict_id[0] === subdistrict_id[1]) rows[0] = [null];
+      return { tables: [{ name: 'by_subdistrict', columns: ['subdistrict_id'], rows }] };
     }`);
-    assert.equal(withUnits.refusal?.rule, 'dp-units');
-    // Keys must be public unit ids: a field value (or a name) as a key is refused.
-    const fieldKey = await plannerJob(`export function run(input) {
-      return { tables: [{ name: 'a', columns: ['subdistrict_id', 'count'], rows: [['leak-' + input.columns.resident_count[0], 1]] }] };
+    assert.equal(moved.status, 'REFUSED');
+    assert.equal(moved.refusal?.rule, 'dp-keys');
+    assert.equal(moved.outputs, null);
+    // The code's own count column.
+    const own = await plannerJob(`export function run(input) {
+      const rows = [];
+      for (let i = 0; i < input.rowCount; i++) rows.push([input.columns.subdistrict_id[i], 1000]);
+      return { tables: [{ name: 'by_subdistrict', columns: ['subdistrict_id', 'count'], rows }] };
     }`);
-    assert.equal(fieldKey.refusal?.rule, 'dp-keys');
-    assert.ok(!JSON.stringify(fieldKey).includes('leak-'), 'the refusal does not echo the key');
+    assert.equal(own.refusal?.rule, 'invalid-table');
     // Refusals of the shape charge nothing, and are logged.
     assert.equal((await budget.budget('planning-bureau', DS))!.spentMicro, before);
-    const rec = (await t.gw.log.get(undeclared.receiptIndex!))!.record as AccessRecord;
-    assert.deepEqual([rec.outcome.released, rec.outcome.refusal, rec.job?.dpSpend], [false, 'dp-undeclared', null]);
+    const rec = (await t.gw.log.get(moved.receiptIndex!))!.record as AccessRecord;
+    assert.deepEqual([rec.outcome.released, rec.outcome.refusal, rec.job?.dpSpend], [false, 'dp-keys', null]);
   });
 
   it('a burst of distinct jobs against a budget for 3 gives exactly 3 releases; the rest are refused naming the budget', async () => {
     await budget.setTotal('public-security', DS, 300_000);
     const jobs = await Promise.all(
-      Array.from({ length: 8 }, (_, i) =>
-        submitted({ code: perSubdistrict(1, `burst ${i}`), purpose: null, dpMeasures: MEASURES }, owner),
-      ),
+      Array.from({ length: 8 }, (_, i) => submitted({ code: perSubdistrict(`burst ${i}`), purpose: null }, owner)),
     );
     const done = await Promise.all(jobs.map((j) => settled(j.id, owner)));
     const released = done.filter((j) => j.status === 'SUCCEEDED');
@@ -349,7 +324,7 @@ describe('sandbox jobs with differential privacy', () => {
     const first = released[0]!;
     const code = jobs.findIndex((j) => j.id === first.id);
     const repeat = await settled(
-      (await submitted({ code: perSubdistrict(1, `burst ${code}`), purpose: null, dpMeasures: MEASURES }, owner)).id,
+      (await submitted({ code: perSubdistrict(`burst ${code}`), purpose: null }, owner)).id,
       owner,
     );
     assert.equal(repeat.status, 'SUCCEEDED');

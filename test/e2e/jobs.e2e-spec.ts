@@ -66,49 +66,101 @@ interface Job {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Per-community counts in one subdistrict, with a Total margin. */
-const perCommunity = (sub: string) => `
+/** A job: its code and the output tables it declares (docs/sandbox-jobs.md, "Declared outputs"). */
+interface JobSpec {
+  code: string;
+  outputs: Record<string, unknown>[];
+}
+
+/** Per-community counts in one subdistrict (every community of it, empty ones too), with the gateway's margin. */
+const perCommunity = (sub: string): JobSpec => ({
+  code: `
 export function run(input) {
   const { community_id, subdistrict_id } = input.columns;
-  const counts = new Map();
-  let total = 0;
-  for (let i = 0; i < input.rowCount; i++) {
-    if (subdistrict_id[i] !== ${JSON.stringify(sub)}) continue;
-    counts.set(community_id[i], (counts.get(community_id[i]) ?? 0) + 1);
-    total++;
-  }
-  const rows = [...counts].sort((a, b) => (a[0] < b[0] ? -1 : 1));
-  rows.push(['Total', total]);
-  return { tables: [{ name: 'elderly_by_community', columns: ['community_id', 'count'], rows }] };
-}`;
+  const rows = [];
+  // Backwards, to show that the order the code walks or emits records in does not matter.
+  for (let i = input.rowCount - 1; i >= 0; i--) rows.push(subdistrict_id[i] === ${JSON.stringify(sub)} ? [community_id[i]] : [null]);
+  rows.reverse();
+  return { tables: [{ name: 'elderly_by_community', columns: ['community_id'], rows }] };
+}`,
+  outputs: [{ name: 'elderly_by_community', keys: [{ column: 'community_id', level: 'community', within: sub }] }],
+});
 
-/** One count over a subdistrict minus some communities, reporting its units (record ids). */
-const areaCount = (sub: string, except: string[]) => `
+/** One count (and the gateway's sum of elder_count) over a subdistrict minus some communities. */
+const areaCount = (sub: string, except: string[]): JobSpec => ({
+  code: `
 export function run(input) {
-  const { subdistrict_id, community_id, record_id } = input.columns;
+  const { subdistrict_id, community_id } = input.columns;
   const except = new Set(${JSON.stringify(except)});
-  const units = [];
+  const rows = [];
   for (let i = 0; i < input.rowCount; i++) {
-    if (subdistrict_id[i] === ${JSON.stringify(sub)} && !except.has(community_id[i])) units.push(record_id[i]);
+    rows.push(subdistrict_id[i] === ${JSON.stringify(sub)} && !except.has(community_id[i]) ? ['selected'] : [null]);
   }
-  return { tables: [{ name: 'area', columns: ['area', 'count'], rows: [['selected', units.length]], units: [units] }] };
-}`;
+  return { tables: [{ name: 'area', columns: ['area'], rows }] };
+}`,
+  outputs: [
+    {
+      name: 'area',
+      keys: [{ column: 'area', values: ['selected'] }],
+      sums: [{ column: 'elders', field: 'elder_count' }],
+      margins: false,
+    },
+  ],
+});
 
-const RAW_RECORDS = `
+const BY_CARE = [{ name: 'by_care', keys: [{ column: 'care', field: 'care_level' }] }];
+
+/** Label smuggling: record ids and care levels as key values of a declared table. */
+const RAW_RECORDS: JobSpec = {
+  code: `
 export function run(input) {
   const { record_id, care_level } = input.columns;
   const rows = [];
-  for (let i = 0; i < input.rowCount; i++) rows.push([record_id[i], care_level[i]]);
-  // The table's name carries a record id out, should a refusal echo it.
-  return { tables: [{ name: 'leak_' + record_id[0].replace(/[^A-Za-z0-9]/g, '_'), columns: ['record_id', 'care_level'], rows }] };
-}`;
+  for (let i = 0; i < input.rowCount; i++) rows.push(['leak_' + record_id[i] + '=' + care_level[i]]);
+  return { tables: [{ name: 'by_care', columns: ['care'], rows }] };
+}`,
+  outputs: BY_CARE,
+};
 
-const busy = (ms: number) => `
-export function run() {
+/** Label smuggling: a table named after a record. */
+const LEAKY_NAME: JobSpec = {
+  code: `
+export function run(input) {
+  const { record_id, care_level } = input.columns;
+  const rows = [];
+  for (let i = 0; i < input.rowCount; i++) rows.push([care_level[i]]);
+  return { tables: [{ name: 'leak_' + record_id[0].replace(/[^A-Za-z0-9]/g, '_'), columns: ['care'], rows }] };
+}`,
+  outputs: BY_CARE,
+};
+
+/** Job-made numbers: the code hands back its own count column (here, care levels weighted by 8^k). */
+const OWN_NUMBERS: JobSpec = {
+  code: `
+export function run(input) {
+  const { care_level } = input.columns;
+  let code = 0;
+  for (let i = 0; i < Math.min(10, input.rowCount); i++) code += Number(care_level[i]) * 8 ** i;
+  const rows = [];
+  for (let i = 0; i < input.rowCount; i++) rows.push([care_level[i], code]);
+  return { tables: [{ name: 'by_care', columns: ['care', 'count'], rows }] };
+}`,
+  outputs: BY_CARE,
+};
+
+const busy = (ms: number): JobSpec => ({
+  code: `
+export function run(input) {
   const end = Date.now() + ${ms};
   while (Date.now() < end) {}
-  return { tables: [{ name: 't', columns: ['k', 'count'], rows: [['a', 1]] }] };
-}`;
+  const rows = [];
+  for (let i = 0; i < input.rowCount; i++) rows.push(['a']);
+  return { tables: [{ name: 't', columns: ['k'], rows }] };
+}`,
+  outputs: [{ name: 't', keys: [{ column: 'k', values: ['a'] }], margins: false }],
+});
+
+const LOOP: JobSpec = { code: 'export function run() { for (;;) {} }', outputs: BY_CARE };
 
 describe('sandbox jobs', () => {
   let t: TestGateway;
@@ -125,7 +177,7 @@ describe('sandbox jobs', () => {
   async function submit(input: Record<string, unknown>, auth: { token?: string } = {}): Promise<GqlResult> {
     return t.gql(
       SUBMIT,
-      { input: { datasetId: DS, fields: ['care_level'], purpose: 'emergency_response', ...input } },
+      { input: { datasetId: DS, fields: ['care_level', 'elder_count'], purpose: 'emergency_response', ...input } },
       auth,
     );
   }
@@ -198,15 +250,15 @@ describe('sandbox jobs', () => {
   });
 
   it('acceptance: dummy first, then real; small cells and the revealing margin are suppressed; logged before visible', async () => {
-    const code = perCommunity(sub);
-    const dummy = await settled((await submitted({ code, runOn: 'DUMMY' }, analyst)).id, analyst);
+    const spec = perCommunity(sub);
+    const dummy = await settled((await submitted({ ...spec, runOn: 'DUMMY' }, analyst)).id, analyst);
     assert.equal(dummy.status, 'SUCCEEDED', JSON.stringify(dummy));
     assert.equal(dummy.dummy, true);
     assert.equal(dummy.receiptIndex, null, 'dummy outputs carry no release record');
     assert.ok(dummy.outputs?.[0]?.rows.some((r) => r.cells[0] === 'Total'));
     assert.ok(dummy.log.some((l) => l.message.includes('dummy')));
 
-    const first = await submitted({ code, runOn: 'REAL' }, analyst);
+    const first = await submitted({ ...spec, runOn: 'REAL' }, analyst);
     assert.equal(first.outputs, null);
     const real = await settled(first.id, analyst);
     assert.equal(real.status, 'SUCCEEDED', JSON.stringify(real));
@@ -223,6 +275,13 @@ describe('sandbox jobs', () => {
     assert.deepEqual(keys, [...keys].sort());
     const byKey = new Map(table.rows.map((r) => [r.cells[0], r.cells[1]]));
     const [c1, c2, c3, c4] = communities;
+    // Every community of the subdistrict is a row, the empty ones too (hidden: zeros are disclosive).
+    const all = await db.query<{ id: string }>(
+      `select id from units where level = 'community' and subdistrict_id = $1`,
+      [sub],
+    );
+    assert.equal(table.rows.length, all.length + 1);
+    for (const u of all) if (!communities.includes(u.id)) assert.equal(byKey.get(u.id), null, u.id);
     assert.equal(byKey.get(c4!), null, 'the cell of 4 is suppressed');
     assert.ok(table.suppressed.some((s) => s.rule === 'threshold'));
     assert.ok(
@@ -239,7 +298,7 @@ describe('sandbox jobs', () => {
     assert.equal(rec.mode, 'sandbox');
     assert.equal(rec.outcome.released, true);
     assert.equal(rec.job?.jobId, real.id);
-    assert.equal(rec.job?.codeHash, createHash('sha256').update(code).digest('hex'));
+    assert.equal(rec.job?.codeHash, createHash('sha256').update(spec.code).digest('hex'));
     assert.equal(rec.job?.dpSpend, null);
     assert.deepEqual(
       rec.job?.inputs.map((i) => i.dataset),
@@ -271,27 +330,54 @@ describe('sandbox jobs', () => {
     assert.equal(seen.status, 'SUCCEEDED');
   });
 
-  it('a job returning raw records is refused as record-level output, and the refusal is logged', async () => {
-    const id = (await submitted({ code: RAW_RECORDS, runOn: 'REAL' }, analyst)).id;
-    const job = await settled(id, analyst);
-    // The submitter learns only that nothing was released; the owner sees the rule and the receipt.
+  it('label smuggling: key values or a table name made from records refuse the run, logged, echoing nothing', async () => {
+    for (const [spec, rule] of [
+      [RAW_RECORDS, 'key-domain'],
+      [LEAKY_NAME, 'invalid-table'],
+    ] as const) {
+      const id = (await submitted({ ...spec, runOn: 'REAL' }, analyst)).id;
+      const job = await settled(id, analyst);
+      // The submitter learns only that nothing was released; the owner sees the rule and the receipt.
+      assert.deepEqual(
+        [job.status, job.refusal?.rule, job.receiptIndex, job.outputs],
+        ['REFUSED', 'not-released', null, null],
+      );
+      const owned = await get(id, ownerA);
+      assert.equal(owned.refusal?.rule, rule);
+      assert.ok(!JSON.stringify([job, owned]).includes('leak_'), 'the refusal does not echo what the code made up');
+      const rec = (await t.gw.log.get(owned.receiptIndex!))!.record as AccessRecord;
+      assert.equal(rec.outcome.released, false);
+      assert.equal(rec.outcome.refusal, rule);
+      assert.ok(!JSON.stringify(rec).includes('leak_'));
+    }
+  });
+
+  it('job-made numbers: a count of the code’s own making refuses the run; released sums are the gateway’s', async () => {
+    const id = (await submitted({ ...OWN_NUMBERS, runOn: 'REAL' }, analyst)).id;
+    assert.equal((await settled(id, analyst)).refusal?.rule, 'not-released');
     assert.deepEqual(
-      [job.status, job.refusal?.rule, job.receiptIndex, job.outputs],
-      ['REFUSED', 'not-released', null, null],
+      [(await get(id, ownerA)).status, (await get(id, ownerA)).refusal?.rule],
+      ['REFUSED', 'invalid-table'],
     );
-    const owned = await get(id, ownerA);
-    assert.equal(owned.refusal?.rule, 'record-level');
-    assert.ok(!JSON.stringify([job, owned]).includes('leak_'), 'the refusal does not echo names the code chose');
-    const rec = (await t.gw.log.get(owned.receiptIndex!))!.record as AccessRecord;
-    assert.equal(rec.outcome.released, false);
-    assert.equal(rec.outcome.refusal, 'record-level');
+    // The same placement with a declared sum: the released sum is the sum of the records' own values.
+    const area = await settled(
+      (await submitted({ ...areaCount(sub, [communities[1]!]), runOn: 'REAL' }, analyst)).id,
+      analyst,
+    );
+    assert.equal(area.status, 'SUCCEEDED', JSON.stringify(area));
+    const truth = await db.query<{ n: number; s: number }>(
+      `select count(*)::int as n, sum(r.elder_count)::int as s from ds_elderly_living_alone r join grains g on g.id = r.grain_id
+       where g.subdistrict_id = $1 and g.community_id <> $2`,
+      [sub, communities[1]!],
+    );
+    assert.deepEqual(area.outputs?.[0]?.rows[0]?.cells, ['selected', truth[0]!.n, truth[0]!.s]);
   });
 
   it('a differencing pair from the same organisation is refused with the rule named', async () => {
-    const all = await settled((await submitted({ code: areaCount(sub, []), runOn: 'REAL' }, analyst)).id, analyst);
+    const all = await settled((await submitted({ ...areaCount(sub, []), runOn: 'REAL' }, analyst)).id, analyst);
     assert.equal(all.status, 'SUCCEEDED', JSON.stringify(all));
     assert.equal(all.outputs?.[0]?.rows[0]?.cells[1], 77);
-    const id = (await submitted({ code: areaCount(sub, [communities[3]!]), runOn: 'REAL' }, analyst)).id;
+    const id = (await submitted({ ...areaCount(sub, [communities[3]!]), runOn: 'REAL' }, analyst)).id;
     const minusOne = await settled(id, analyst);
     assert.deepEqual([minusOne.status, minusOne.refusal?.rule, minusOne.outputs], ['REFUSED', 'not-released', null]);
     const owned = await get(id, ownerA);
@@ -300,29 +386,22 @@ describe('sandbox jobs', () => {
     assert.deepEqual(owned.refusal?.cells, ['table 1 row 1']);
   });
 
-  it('reported units must be input records, as many as the count', async () => {
-    const lying = `export function run(input) {
-      return { tables: [{ name: 'a', columns: ['area', 'count'], rows: [['x', 12]], units: [Array.from({ length: 12 }, (_, i) => 'made-up-' + i)] }] };
-    }`;
-    const id = (await submitted({ code: lying, runOn: 'REAL' }, analyst)).id;
-    assert.equal((await settled(id, analyst)).refusal?.rule, 'not-released');
-    const owned = await get(id, ownerA);
-    assert.deepEqual([owned.status, owned.refusal?.rule], ['REFUSED', 'invalid-table']);
-  });
-
   it('on real data a throw, a timeout, invalid output and a refusal look the same to the submitter, and end as late', async () => {
     // Each of these is an outcome the code can choose from a data value (issue #13: one care level was
     // recovered in three jobs from FAILED vs REFUSED and the error class).
-    const codes = {
-      throws: `export function run(input) { throw new Error('care level ' + input.columns.care_level[0]); }`,
-      timeout: 'export function run() { for (;;) {} }',
-      invalid: `export function run() { return { tables: 'nope' }; }`,
+    const specs: Record<string, JobSpec> = {
+      throws: {
+        code: `export function run(input) { throw new Error('care level ' + input.columns.care_level[0]); }`,
+        outputs: BY_CARE,
+      },
+      timeout: LOOP,
+      invalid: { code: `export function run() { return { tables: 'nope' }; }`, outputs: BY_CARE },
       refused: RAW_RECORDS,
     };
     const ids = Object.fromEntries(
       await Promise.all(
-        Object.entries(codes).map(
-          async ([k, code]) => [k, (await submitted({ code, runOn: 'REAL' }, analyst)).id] as const,
+        Object.entries(specs).map(
+          async ([k, spec]) => [k, (await submitted({ ...spec, runOn: 'REAL' }, analyst)).id] as const,
         ),
       ),
     );
@@ -359,7 +438,7 @@ describe('sandbox jobs', () => {
   it('the public and a department without a grant are refused real runs and learn nothing', async () => {
     for (const auth of [{}, transport]) {
       const before = await t.gw.log.size();
-      const r = await submit({ code: perCommunity(sub), runOn: 'REAL' }, auth);
+      const r = await submit({ ...perCommunity(sub), runOn: 'REAL' }, auth);
       assert.equal(errorCode(r), 'FORBIDDEN');
       assert.equal(r.body.data, null);
       assert.ok(!/\d{2,}/.test(r.body.errors![0]!.message), 'no numbers in the message');
@@ -368,10 +447,7 @@ describe('sandbox jobs', () => {
     const mine = await t.gql('{ jobs { id } }', undefined, transport);
     assert.deepEqual(mine.body.data!.jobs, []);
     // A dummy run needs only the catalogue: the department may try its code on synthetic data.
-    const dummy = await settled(
-      (await submitted({ code: perCommunity(sub), runOn: 'DUMMY' }, transport)).id,
-      transport,
-    );
+    const dummy = await settled((await submitted({ ...perCommunity(sub), runOn: 'DUMMY' }, transport)).id, transport);
     assert.equal(dummy.status, 'SUCCEEDED');
     assert.equal(dummy.dummy, true);
     // Someone else's job does not exist for them.
@@ -379,7 +455,7 @@ describe('sandbox jobs', () => {
   });
 
   it('a runaway job is killed at its limit while the gateway keeps answering', async () => {
-    const job = await submitted({ code: 'export function run() { for (;;) {} }', runOn: 'DUMMY' }, analyst);
+    const job = await submitted({ ...LOOP, runOn: 'DUMMY' }, analyst);
     let sawRunning = false;
     for (let i = 0; i < 200; i++) {
       const health = await t.gql('{ health }');
@@ -397,8 +473,8 @@ describe('sandbox jobs', () => {
   });
 
   it('cancel: a queued job never runs, a running one releases nothing; only the submitter may cancel', async () => {
-    const long = await submitted({ code: busy(700), runOn: 'DUMMY' }, analyst);
-    const queued = await submitted({ code: busy(10), runOn: 'DUMMY' }, analyst);
+    const long = await submitted({ ...busy(700), runOn: 'DUMMY' }, analyst);
+    const queued = await submitted({ ...busy(10), runOn: 'DUMMY' }, analyst);
     await settled(long.id, analyst, ['RUNNING']);
     const cancel = 'mutation($id: ID!) { cancelJob(id: $id) { id status } }';
     assert.equal(errorCode(await t.gql(cancel, { id: queued.id }, transport)), 'NOT_FOUND');
@@ -421,8 +497,8 @@ describe('sandbox jobs', () => {
       'mutation($id: ID!, $ok: Boolean!) { reviewJob(id: $id, approve: $ok, reason: "checked") { id status reviewedBy } }';
 
     // The analyst's job waits; its outputs are hidden from the analyst, shown to the owner who reviews.
-    const code = perCommunity(sub);
-    const waiting = await settled((await submitted({ code, runOn: 'REAL' }, analyst)).id, analyst);
+    const spec = perCommunity(sub);
+    const waiting = await settled((await submitted({ ...spec, runOn: 'REAL' }, analyst)).id, analyst);
     assert.equal(waiting.status, 'AWAITING_REVIEW');
     assert.equal(waiting.outputs, null);
     assert.ok((await get(waiting.id, ownerA)).outputs?.length === 1);
@@ -446,7 +522,7 @@ describe('sandbox jobs', () => {
     });
 
     // An owner's own job: the owner may not approve it; another owner may.
-    const own = await settled((await submitted({ code, runOn: 'REAL', purpose: null }, ownerA)).id, ownerA);
+    const own = await settled((await submitted({ ...spec, runOn: 'REAL', purpose: null }, ownerA)).id, ownerA);
     assert.equal(own.status, 'AWAITING_REVIEW');
     const self = await t.gql(review, { id: own.id, ok: true }, ownerA);
     assert.equal(errorCode(self), 'FORBIDDEN');
@@ -469,7 +545,7 @@ describe('sandbox jobs', () => {
     // Fault injection: the log refuses every append while this job runs.
     log.append = () => Promise.reject(new Error('injected: the disk is full'));
     try {
-      const id = (await submitted({ code: areaCount(sub, []), runOn: 'REAL' }, analyst)).id;
+      const id = (await submitted({ ...areaCount(sub, []), runOn: 'REAL' }, analyst)).id;
       const job = await settled(id, analyst);
       assert.deepEqual(
         [job.status, job.refusal?.rule, job.outputs, job.receiptIndex],
@@ -485,8 +561,8 @@ describe('sandbox jobs', () => {
   });
 
   it('queued and interrupted jobs survive a gateway restart; a job interrupted twice fails with the reason', async () => {
-    const interrupted = await submitted({ code: busy(600), runOn: 'DUMMY' }, analyst);
-    const queued = await submitted({ code: busy(10), runOn: 'DUMMY' }, analyst);
+    const interrupted = await submitted({ ...busy(600), runOn: 'DUMMY' }, analyst);
+    const queued = await submitted({ ...busy(10), runOn: 'DUMMY' }, analyst);
     await settled(interrupted.id, analyst, ['RUNNING']);
     await t.close();
     t = await startTestGateway({ rooms: 3000, db, dataDir, env: ENV });
