@@ -261,7 +261,9 @@ function checkUse(r: AccessRequest, d: PolicyOutput): string | null {
     if (r.groupBy?.kind === 'field' && eff(r.groupBy.field) !== 'allow') {
       return `Grouping by a field you may not read ("${r.groupBy.field}") is refused.`;
     }
-    if (r.groupBy?.kind === 'level' && r.groupBy.level === 'building' && d.tier === 'public') {
+    // Building-level cells are for the public only where its minimum cell is 1 (a fully open, non-personal
+    // dataset, docs/policy.md §4): anywhere else a building is too small a cell for a published statistic.
+    if (r.groupBy?.kind === 'level' && r.groupBy.level === 'building' && d.tier === 'public' && d.minCell > 1) {
       return 'Public aggregates go no finer than communities.';
     }
   }

@@ -116,6 +116,7 @@ describe('OpaPolicyEngine with the committed bundle', () => {
   it('public: raw unconditional data, generalised geometry, personal fields aggregate-only', () => {
     assert.deepEqual(engine.evaluate(request(anonymous, 'raw', [ward])), {
       ...PUBLIC_OBLIGATIONS,
+      minCell: 1, // nothing personal or conditional asked of a dataset that holds none (docs/policy.md §4)
       allow: true,
       tier: 'public',
       fields: { ward: { effect: 'allow', reason: 'unconditional' } },
@@ -163,6 +164,18 @@ describe('OpaPolicyEngine with the committed bundle', () => {
     assert.equal(conditional.allow, false);
     assert.deepEqual(conditional.fields.visits, { effect: 'deny', reason: 'needs-grant' });
     assert.deepEqual(conditional.reasons, ['tier:department', 'dataset:needs-grant', 'field:visits:needs-grant']);
+  });
+
+  it('department without a grant: an aggregate the public may ask is decided as the public’s, never more', () => {
+    const asked = request(planningAnalyst, 'aggregate', [ward, visits], { purpose: 'urban-planning', grants: [] });
+    const publicOut = engine.evaluate(request(anonymous, 'aggregate', [ward, visits], { purpose: 'urban-planning' }));
+    const out = engine.evaluate(asked);
+    assert.equal(publicOut.allow, true);
+    assert.deepEqual(out, { ...publicOut, reasons: [...publicOut.reasons, 'outside-grant:department'] });
+    assert.deepEqual(out.geometry, { effect: 'generalise', h3Resolution: 8 });
+    assert.equal(out.minCell, 10);
+    // Records stay refused: the public gets none of a conditional dataset.
+    assert.equal(engine.evaluate({ ...asked, mode: 'raw' }).allow, false);
   });
 
   it('granted: the granted fields within the grant extent; closed fields only in sandbox/encrypted', () => {

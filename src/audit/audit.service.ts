@@ -176,9 +176,12 @@ export class AuditService {
         detail: `${r.n} refused requests`,
       });
     }
-    // A department that holds a grant on the dataset but asks without it, or for another purpose.
+    // A department that holds a grant on the dataset but asks without it, or for another purpose (also when the
+    // request was answered as the public's, docs/policy.md §5: its reasons end with "outside-grant:department").
     const purpose = await this.db.query<Row>(
-      `select a.* from audit_index a where a.tier = 'department' and a.org is not null and ${inRangeA}
+      `select a.* from audit_index a
+       where (a.tier = 'department' or a.reasons @> '["outside-grant:department"]'::jsonb)
+         and a.org is not null and ${inRangeA}
          and exists (select 1 from grants g where g.org = a.org and g.dataset_id = a.dataset
                      and g.revoked_at is null and g.valid_from <= a.at and a.at < g.valid_to)
        order by a.idx`,

@@ -1,6 +1,6 @@
 import type { AccessOutcome, AccessPlan, AccessService } from '../access/access.service.js';
 import type { AccessRequest } from '../access/access-request.js';
-import { forbidden, type DomainError } from '../errors/domain.error.js';
+import { badInput, forbidden, type DomainError } from '../errors/domain.error.js';
 import type { Requester } from '../identity/requester.js';
 import type { Receipt } from '../ledger/provenance-log.port.js';
 import { fastCanonicalJson } from '../ledger/canonical-json.js';
@@ -128,6 +128,14 @@ export class DataService {
       return answerFromRelease(await this.releases.forDpDataset(dataset, dp), request);
     }
     if (!this.releases || decision.tier !== 'public' || decision.minCell <= 1) {
+      // A fully open, non-personal dataset (the public's minimum cell is 1) is answered live, down to buildings,
+      // but over official units only: an arbitrary region could place a record below its building, finer than
+      // anything the public's generalised geometry shows.
+      if (decision.tier === 'public' && decision.minCell <= 1 && (request.bbox !== null || request.polygon)) {
+        throw badInput(
+          'Public aggregates are answered for official units and H3 cells only: arbitrary regions (bbox, polygon) are not answered. Use groupBy with within a unit.',
+        );
+      }
       return this.engine.aggregate(plan, deadline);
     }
     const fields = dataset.fields

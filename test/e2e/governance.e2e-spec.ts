@@ -75,7 +75,7 @@ describe('one enforcement point', () => {
       const calls: Record<string, string> = {
         records: '{ records(dataset: "public-facilities", fields: ["name"], first: 1) { items { id } } }',
         aggregate:
-          '{ aggregate(dataset: "public-facilities", groupBy: { level: district }, measures: [{ fn: count }]) { total { count } } }',
+          '{ aggregate(dataset: "business-licences", groupBy: { level: district }, measures: [{ fn: count }]) { total { count } } }',
       };
       const refused: Record<string, string> = {
         records: '{ records(dataset: "residents-per-room", fields: ["tenure"]) { items { id } } }',
@@ -94,8 +94,8 @@ describe('one enforcement point', () => {
         '{ privateAggregate(datasetId: "residents-per-room", measure: COUNT, groupBy: building) { cells { value } } }';
       const asOwner = { token: await t.token('housing-construction', ['owner']) };
       assert.deepEqual(Object.keys(calls).sort(), [...GOVERNED_FIELDS].sort());
-      // The first public aggregate of a dataset publishes its statistical release: one record of its own, logged
-      // before the answer's, and never again for the same data.
+      // The first public aggregate of a dataset with small-cell protection publishes its statistical release: one
+      // record of its own, logged before the answer's, and never again for the same data.
       // So does the first public privateAggregate of a DP dataset (its DP release).
       for (const warm of [calls.aggregate!, calls.privateAggregate]) {
         const start = await t.gw.log.size();

@@ -190,9 +190,18 @@ describe('privateAggregate: discrete DP with a durable budget', () => {
     assert.ok(Math.abs(a.epsilonRemaining - 0.9) < 1e-9, 'a fresh budget for planning-bureau');
     const rec = (await tg.gw.log.get(a.receiptIndex))!.record as AccessRecord;
     assert.deepEqual(rec.decision.extent, ['district:310101']);
-    // Without the grant's purpose there is no grant to rely on.
-    const noPurpose = await tg.gql(Q, { ds: DS, m: 'COUNT', g: 'subdistrict' }, { token: planner });
-    assert.equal(errorCode(noPurpose), 'FORBIDDEN');
+    // Without the grant's purpose there is no grant to rely on: it is answered as the public is (docs/policy.md §5),
+    // from the published DP release, with no extent and nothing charged to its budget.
+    const noPurpose = answerOf(await tg.gql(Q, { ds: DS, m: 'COUNT', g: 'subdistrict' }, { token: planner }));
+    const anonymous = answerOf(await tg.gql(Q, { ds: DS, m: 'COUNT', g: 'subdistrict' }));
+    assert.ok(noPurpose && anonymous);
+    assert.deepEqual(noPurpose.cells, anonymous.cells);
+    assert.equal(noPurpose.epsilonCharged, 0);
+    const asPublic = (await tg.gw.log.get(noPurpose.receiptIndex))!.record as AccessRecord;
+    assert.equal(asPublic.decision.tier, 'public');
+    assert.equal(asPublic.decision.extent, null);
+    assert.ok(asPublic.decision.reasons.includes('outside-grant:department'));
+    assert.equal(asPublic.requester.org, 'planning-bureau');
   });
 
   it('100 concurrent queries with a budget for 9 more give exactly 9 answers', async () => {

@@ -105,8 +105,31 @@ function reference(
   else open = true;
   const fits = (e: Effect) => (mode === 'raw' ? e === 'allow' || e === 'mask' || e === 'generalise' : e !== 'deny');
   const allow = open && Object.values(effects).every((e) => fits(e.effect));
-  const minCell = tier === 'owner' ? 1 : tier === 'public' || tier === 'auditor' ? 10 : d.personal !== 'none' ? 10 : 1;
+  // The public's cells are 1 only on a dataset open without conditions and with nothing personal, every requested
+  // field included; 10 everywhere else.
+  const fullyOpen =
+    d.openClass === 'unconditional' &&
+    d.personal === 'none' &&
+    fields.every((f) => f.openClass === 'unconditional' && f.personal === 'none' && f.grade !== 'core');
+  const minCell =
+    tier === 'owner'
+      ? 1
+      : tier === 'public'
+        ? fullyOpen
+          ? 1
+          : 10
+        : tier === 'auditor'
+          ? 10
+          : d.personal !== 'none'
+            ? 10
+            : 1;
   const geometry = tier === 'public' ? 'generalise' : tier === 'auditor' ? 'deny' : 'allow';
+  // The public floor (§5): an aggregate a department or granted tier refuses but an anonymous caller gets is
+  // answered exactly as the anonymous caller's.
+  if (!allow && mode === 'aggregate' && (tier === 'department' || tier === 'granted')) {
+    const asPublic = reference({ via: 'anonymous', org: null, roles: ['public'] }, d, mode, purpose, fields, []);
+    if (asPublic.allow) return asPublic;
+  }
   return { allow, tier, effects, geometry, minCell, grant };
 }
 

@@ -90,6 +90,7 @@ test_public_aggregate_of_conditional_dataset if {
 test_public_sandbox_is_refused if {
 	got := decision with input as _request(_anonymous, null, "sandbox", _dataset("general", "none", "unconditional"), [_ward])
 	got == object.union(_public_obligations, {
+		"minCell": 1, # fully open and non-personal (§4)
 		"allow": false,
 		"tier": "public",
 		"fields": {"ward": {"effect": "deny", "reason": "mode-not-for-public"}},
@@ -266,4 +267,65 @@ test_document_has_exactly_the_policy_output_keys if {
 test_empty_input_is_a_public_refusal if {
 	got := decision with input as {}
 	got == object.union(_public_obligations, {"allow": false, "tier": "public", "fields": {}, "reasons": ["tier:public", "dataset:not-open"]})
+}
+
+# §5, the public floor: a department without a grant gets exactly the public's aggregate decision, and the
+# reasons say it was asked outside any grant.
+test_department_without_grant_gets_the_public_aggregate if {
+	ds := _dataset("important", "personal", "conditional")
+	fields := [_ward, _street, _patient]
+	public := decision with input as _request(_anonymous, null, "aggregate", ds, fields)
+	got := decision with input as _request(_planning_analyst, "urban-planning", "aggregate", ds, fields)
+	public.allow == true
+	got == object.union(public, {"reasons": ["tier:public", "outside-grant:department"]})
+	got.geometry == {"effect": "generalise", "h3Resolution": 8}
+	got.minCell == 10
+	got.extent == null
+	got.grantId == null
+}
+
+# A granted department whose grant does not cover a requested conditional field: the public's answer
+# (no extent, no grant), never its grant's.
+test_granted_outside_its_grant_gets_the_public_aggregate if {
+	ds := _dataset("important", "personal", "conditional")
+	public := decision with input as _request(_anonymous, null, "aggregate", ds, [_ward, _visits])
+	got := decision with input as _request(_planning_analyst, "research", "aggregate", object.union(ds, {"id": "x"}), [_ward, _visits]) with input.grants as [_grants[0]]
+	got.allow == true
+	got.tier == "public"
+	got.fields == public.fields
+	got.minCell == 10
+	got.extent == null
+	got.grantId == null
+	got.reasons == ["tier:public", "outside-grant:granted"]
+}
+
+# Where its own tier answers, a department keeps its own decision (exact geometry, its own cells).
+test_department_keeps_its_own_allowed_aggregate if {
+	got := decision with input as _request(_planning_analyst, null, "aggregate", _dataset("general", "none", "unconditional"), [_ward])
+	got.tier == "department"
+	got.geometry == {"effect": "allow"}
+	got.reasons == ["tier:department"]
+}
+
+# No floor outside aggregates, where the public refuses too, and never for an auditor.
+test_the_public_floor_does_not_open_other_modes_or_auditors if {
+	ds := _dataset("important", "personal", "conditional")
+	every mode in ["raw", "sandbox", "encrypted"] {
+		got := decision with input as _request(_planning_analyst, "urban-planning", mode, ds, [_ward, _visits])
+		got.allow == false
+		got.tier == "department"
+	}
+	auditor := decision with input as _request(_auditor, null, "aggregate", ds, [_ward])
+	auditor.allow == false
+	auditor.tier == "auditor"
+}
+
+# What the public is refused stays refused to a department without a grant (a closed field, a closed dataset).
+test_the_public_floor_is_no_higher_than_the_public if {
+	closed_field := decision with input as _request(_planning_analyst, null, "aggregate", _dataset("important", "sensitive", "conditional"), [_ward, _diagnosis])
+	closed_field.allow == false
+	closed_field.tier == "department"
+	closed_ds := decision with input as _request(_planning_analyst, null, "aggregate", _dataset("important", "sensitive", "closed"), [_ward])
+	closed_ds.allow == false
+	closed_ds.tier == "department"
 }

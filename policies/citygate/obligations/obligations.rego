@@ -21,9 +21,13 @@ geometry := {"effect": "generalise", "h3Resolution": _public_h3_resolution} if {
 # METADATA
 # description: |
 #   Minimum cell size for aggregates. A dataset whose personal level is anything but `none`
-#   (including a missing one) gets 10 for granted and department.
+#   (including a missing one) gets 10 for granted and department. The public gets 1 only on a fully
+#   open, non-personal dataset (see _fully_open_non_personal), 10 everywhere else.
 min_cell := 1 if {
 	tiers.tier == "owner"
+} else := 1 if {
+	tiers.tier == "public"
+	_fully_open_non_personal
 } else := 10 if {
 	tiers.tier in {"public", "auditor"}
 } else := 1 if {
@@ -48,3 +52,16 @@ extent := null if {
 grant_id := null if {
 	tiers.tier != "granted"
 } else := tiers.grant.id
+
+# The dataset is open without conditions and holds nothing personal, and so does every requested field
+# (checked field by field as well, so that a catalogue whose dataset-level class understates one of its
+# fields cannot lower the public's minimum cell).
+_fully_open_non_personal if {
+	input.dataset.openClass == "unconditional"
+	input.dataset.personal == "none"
+	every f in input.fields {
+		f.openClass == "unconditional"
+		f.personal == "none"
+		f.grade != "core"
+	}
+}

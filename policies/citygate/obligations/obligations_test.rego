@@ -101,3 +101,37 @@ test_grant_id_null_unless_granted if {
 			with data.citygate.tiers.grant as _grant([])
 	}
 }
+
+_open_field := {"name": "a", "grade": "general", "personal": "none", "openClass": "unconditional"}
+
+_open_dataset := {"personal": "none", "openClass": "unconditional"}
+
+test_public_min_cell_is_one_on_a_fully_open_non_personal_dataset if {
+	obligations.min_cell == 1 with data.citygate.tiers.tier as "public"
+		with input as {"dataset": _open_dataset, "fields": [_open_field]}
+	obligations.min_cell == 1 with data.citygate.tiers.tier as "public"
+		with input as {"dataset": _open_dataset, "fields": []}
+}
+
+test_public_min_cell_stays_ten_for_anything_personal_or_conditional if {
+	every input_case in [
+		{"dataset": object.union(_open_dataset, {"personal": "personal"}), "fields": []},
+		{"dataset": object.union(_open_dataset, {"personal": "sensitive"}), "fields": []},
+		{"dataset": object.union(_open_dataset, {"openClass": "conditional"}), "fields": []},
+		{"dataset": object.union(_open_dataset, {"openClass": "closed"}), "fields": []},
+		{"dataset": {"personal": "none"}, "fields": []},
+		{"dataset": {"openClass": "unconditional"}, "fields": []},
+		# a field the dataset-level class understates
+		{"dataset": _open_dataset, "fields": [object.union(_open_field, {"personal": "personal"})]},
+		{"dataset": _open_dataset, "fields": [object.union(_open_field, {"openClass": "conditional"})]},
+		{"dataset": _open_dataset, "fields": [_open_field, object.union(_open_field, {"grade": "core"})]},
+	] {
+		obligations.min_cell == 10 with data.citygate.tiers.tier as "public"
+			with input as input_case
+	}
+}
+
+test_auditor_min_cell_stays_ten_on_a_fully_open_dataset if {
+	obligations.min_cell == 10 with data.citygate.tiers.tier as "auditor"
+		with input as {"dataset": _open_dataset, "fields": [_open_field]}
+}
