@@ -163,7 +163,8 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
   // One budget for privateAggregate, sandbox jobs and the public's DP releases: all draw on (organisation, dataset).
   const budget = new PrivacyBudgetRepository(db);
   const releases = new StatisticalReleases(db, recorder, budget);
-  // One differencing audit for departments' aggregates and sandbox jobs: one history per organisation and dataset.
+  // One differencing audit for departments' aggregates, privateAggregate and sandbox jobs: one history per
+  // organisation and dataset.
   const auditor = new DifferencingAuditor(new PgReleaseHistory(db));
   const data = new DataService(access, queryEngine, recorder, releases, undefined, auditor);
   const encryptedApprovals = new EncryptedApprovalsService(db, catalogue, recorder);
@@ -176,7 +177,15 @@ export async function buildGateway(config: Config, overrides: GatewayOverrides =
   // Other instances' grant changes reach this one by notification (and by the version check per decision).
   await grants.watch();
   await grantsService.start();
-  const privateAggregates = new PrivateAggregateService(access, queryEngine, recorder, budget, undefined, releases);
+  const privateAggregates = new PrivateAggregateService(
+    access,
+    queryEngine,
+    recorder,
+    budget,
+    undefined,
+    releases,
+    auditor,
+  );
   const identity = await IdentityService.create(config, db);
   const jobs = new JobsService({
     db,

@@ -1,9 +1,11 @@
 /**
  * Differentially private aggregates (docs/differential-privacy.md): decide (AccessService, mode
- * `aggregate`) → normalise the query to its key → answer through the privacy budget (one transaction: cached,
- * exhausted, or computed with the query engine, noised once and stored) → log (ProvenanceRecorder, with the
- * epsilon charged) → release. Nothing leaves before its provenance record is durable.
+ * `aggregate`) → normalise the query to its key → differencing audit (departments: the records behind each cell,
+ * against every cell the organisation already holds of the dataset) → answer through the privacy budget (one
+ * transaction: cached, exhausted, or computed with the query engine, noised once and stored) → log
+ * (ProvenanceRecorder, with the epsilon charged) → release. Nothing leaves before its provenance record is durable.
  */
+import { randomUUID } from 'node:crypto';
 import type { AccessOutcome, AccessService } from '../../access/access.service.js';
 import type { AccessRequest, FieldFilter, HierarchyLevel } from '../../access/access-request.js';
 import type { Purpose } from '../../access/decision.js';
@@ -14,6 +16,7 @@ import type { Receipt } from '../../ledger/provenance-log.port.js';
 import { sha256Hex, type AccessRecord } from '../../ledger/provenance-record.js';
 import type { ProvenanceRecorder } from '../../ledger/provenance-recorder.js';
 import type { QueryEngine } from '../../query/query-engine.js';
+import type { DifferencingAuditor } from '../disclosure/differencing-auditor.js';
 import { answerFromRelease } from '../../query/statistical-release.js';
 import type { StatisticalReleases } from '../../query/statistical-releases.service.js';
 import { sumSensitivity, type DpMechanism } from './discrete-noise.js';
@@ -63,6 +66,8 @@ export class PrivateAggregateService {
     private readonly settings: readonly DpDatasetSettings[] = DEMO_DP_SETTINGS,
     /** The public's answers come from the dataset's DP release (no per-caller budget); null: from the budget. */
     private readonly releases: StatisticalReleases | null = null,
+    /** The one differencing audit of every release path (shared with aggregates and sandbox jobs); null: none. */
+    private readonly auditor: DifferencingAuditor | null = null,
   ) {}
 
   async answer(requester: Requester, input: PrivateAggregateInput, deadline: number): Promise<PrivateAggregateAnswer> {
@@ -123,6 +128,8 @@ export class PrivateAggregateService {
     const queryKey = dpQueryKey(query);
     const org = requester.org ?? PUBLIC_BUDGET_ORG;
     const plan = outcome.plan;
+    // Before anything is charged: a refused answer costs no epsilon.
+    await this.audit(requester, request, outcome, input.groupBy, deadline);
     const result = await this.budget.answer({
       org,
       datasetId: input.datasetId,
@@ -225,6 +232,48 @@ export class PrivateAggregateService {
       cells,
       receipt,
     };
+  }
+
+  /**
+   * A department's privateAggregate goes through the differencing audit its aggregates and sandbox jobs go through
+   * (one history per organisation and dataset): the records behind each cell of the answer (it has no total) are
+   * checked against every cell the organisation already holds, and a cell whose difference with one of them is
+   * non-empty and smaller than the minimum cell refuses the whole answer, logged, before the budget is touched.
+   * Noise bounds what each answer tells; the audit stops the two-question subtraction that noise at a small
+   * epsilon per answer would still let through over repeated pairs. The cells are recorded when they pass, before
+   * the budget answers: an answer then refused by an exhausted budget leaves its cells in the history, which only
+   * makes later audits stricter. The public is answered from its release and the owner is not audited.
+   */
+  private async audit(
+    requester: Requester,
+    request: AccessRequest,
+    outcome: Extract<AccessOutcome, { allowed: true }>,
+    groupBy: HierarchyLevel,
+    deadline: number,
+  ): Promise<void> {
+    const { decision, dataset } = outcome.plan;
+    if (!this.auditor || (decision.tier !== 'granted' && decision.tier !== 'department') || decision.minCell <= 1) {
+      return;
+    }
+    const units = await this.engine.cellUnits(outcome.plan, deadline);
+    units.delete('total');
+    const cells = [...units]
+      .filter(([, u]) => u.length > 0)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([key, u]) => ({ cell: `${groupBy}=${key}`, units: u }));
+    if (cells.length === 0) return;
+    const scope = { org: requester.org ?? `sub:${requester.sub}`, population: dataset.id };
+    const audit = await this.auditor.release(scope, `private-aggregate:${randomUUID()}`, cells, {
+      threshold: decision.minCell,
+    });
+    if (audit.allowed) return;
+    const reasons = [...outcome.summary.reasons, 'differencing'];
+    const receipt = await this.log(requester, request, outcome, { released: false, refusal: 'differencing' });
+    throw forbidden(
+      `Together with an earlier release to your organisation, this answer would single out fewer than ${decision.minCell} records (differencing); nothing was released or charged.`,
+      { reasons },
+      { receipt, reasons },
+    );
   }
 
   /** The DP measure and the sensitivity of one cell; a sum needs an integer field with declared bounds. */
