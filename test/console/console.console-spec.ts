@@ -36,28 +36,25 @@ const JOB_ENV = {
 const JOB_STATUS = `query($id: ID!) { job(id: $id) { status } }`;
 const SUBMIT_JOB = `mutation($input: SubmitJobInput!) { submitJob(input: $input) { id } }`;
 
-/** Elderly people living alone per community of one subdistrict, with a Total margin. */
-const perCommunity = (sub: string) => `export function run(input) {
-  const { community_id, subdistrict_id } = input.columns;
-  const counts = new Map();
-  let total = 0;
-  for (let i = 0; i < input.rowCount; i++) {
-    if (subdistrict_id[i] !== ${JSON.stringify(sub)}) continue;
-    counts.set(community_id[i], (counts.get(community_id[i]) ?? 0) + 1);
-    total++;
-  }
-  const rows = [...counts].sort((a, b) => (a[0] < b[0] ? -1 : 1));
-  rows.push(['Total', total]);
-  return { tables: [{ name: 'elderly_by_community', columns: ['community_id', 'count'], rows }] };
+/** Elderly people living alone in the four fixture communities: each record placed in its community's row. */
+const perCommunity = (communities: string[]) => `export function run(input) {
+  const keep = new Set(${JSON.stringify(communities)});
+  const rows = [];
+  for (const c of input.columns.community_id) rows.push([keep.has(c) ? c : null]);
+  return { tables: [{ name: 'elderly_by_community', columns: ['community_id'], rows }] };
 }`;
+/** Its declared table: the four communities, with the gateway's Total. */
+const perCommunityOutputs = (communities: string[]) => [
+  { name: 'elderly_by_community', keys: [{ column: 'community_id', values: communities }], sums: [] },
+];
 
-/** Returns records, not aggregates: refused on real data. */
+/** Behaves on dummy data; on real data it smuggles record ids and care levels into the keys: refused. */
 const RAW_RECORDS = `export function run(input) {
   const { record_id, care_level } = input.columns;
-  const rows = [];
-  for (let i = 0; i < Math.min(input.rowCount, 20); i++) rows.push([record_id[i], care_level[i]]);
-  return { tables: [{ name: 'raw', columns: ['record_id', 'care_level'], rows }] };
+  const real = !record_id[0]?.startsWith('dummy:');
+  return { tables: [{ name: 'by_care', columns: ['care'], rows: care_level.map((c, i) => [real ? record_id[i] + '=' + c : c]) }] };
 }`;
+const RAW_OUTPUTS = JSON.stringify([{ name: 'by_care', keys: [{ column: 'care', field: 'care_level' }] }]);
 
 const RECORDS = `query($dataset: ID!, $fields: [String!]!, $purpose: Purpose) {
   records(dataset: $dataset, fields: $fields, purpose: $purpose, first: 200) { items { values { field value } } } }`;
@@ -73,7 +70,6 @@ describe('the web console, persona by persona', () => {
   const pageErrors: string[] = [];
   /** Values of residents-per-room only the owner may see (household heads' names). */
   let secretNames: string[] = [];
-  let elderlySub = '';
   let communities: string[] = [];
   let step = 0;
 
@@ -150,7 +146,6 @@ describe('the web console, persona by persona', () => {
          (select g.subdistrict_id from ds_elderly_living_alone r join grains g on g.id = r.grain_id)
        group by subdistrict_id having count(distinct community_id) >= 4 order by subdistrict_id limit 1`,
     );
-    elderlySub = picked[0]!.subdistrict_id;
     communities = picked[0]!.cs.slice(0, 4);
     for (const [i, c] of communities.entries()) {
       const room = await t.gw.db.query<{ id: string }>(
@@ -424,12 +419,13 @@ describe('the web console, persona by persona', () => {
     await shot('owner-grant-revoked');
   });
 
-  it('jobs: dummy data first, then real data with suppressed cells; a record-level output refused', async () => {
+  it('jobs: dummy data first, then real data with suppressed cells; keys smuggled on real data refused', async () => {
     await signIn(await t.token('emergency-management', ['analyst']));
     await page.click('[data-nav=jobs]');
     await page.waitForSelector('input[name=job-field-care_level]:checked');
     assert.ok(await page.locator('button[name=run-real]').isDisabled(), 'real runs open after a dummy run');
-    await page.fill('#job-code', perCommunity(elderlySub));
+    await page.fill('#job-outputs', JSON.stringify(perCommunityOutputs(communities)));
+    await page.fill('#job-code', perCommunity(communities));
     await page.click('button[name=run-dummy]');
     await page.waitForSelector('.job[data-run-on=DUMMY][data-status=SUCCEEDED]', { timeout: 60_000 });
     const dummy = page.locator('.job[data-run-on=DUMMY] .output-table');
@@ -452,6 +448,7 @@ describe('the web console, persona by persona', () => {
     assert.match(await page.locator('.job[data-run-on=REAL]').innerText(), /Receipt #\d+/);
     await shot('department-job-real-suppressed');
 
+    await page.fill('#job-outputs', RAW_OUTPUTS);
     await page.fill('#job-code', RAW_RECORDS);
     await page.click('button[name=run-dummy]');
     await page.waitForSelector('.job[data-run-on=DUMMY][data-status=SUCCEEDED]', { timeout: 60_000 });
@@ -461,7 +458,7 @@ describe('the web console, persona by persona', () => {
     // On real data the submitter sees one outcome, whatever the sandbox did; the owner sees the rule.
     assert.match(refusal, /REFUSED · not-released/);
     assert.match(refusal, /Nothing was released/);
-    assert.doesNotMatch(refusal, /record-level/);
+    assert.doesNotMatch(refusal, /key-domain/);
     assert.equal(await page.locator('.job[data-run-on=REAL] .output-table').count(), 0, 'nothing released');
     await shot('department-job-refused');
     await assertNoSecret('department jobs');
@@ -487,7 +484,8 @@ describe('the web console, persona by persona', () => {
             datasetId: 'elderly-living-alone',
             fields: ['care_level'],
             purpose,
-            code: perCommunity(elderlySub),
+            code: perCommunity(communities),
+            outputs: perCommunityOutputs(communities),
             runOn: 'REAL',
           },
         },

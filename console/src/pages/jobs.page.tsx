@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { gqlOrThrow } from '../api/graphql.js';
+import { GqlRefusal, gqlOrThrow } from '../api/graphql.js';
 import { JOB_SETTLED, PURPOSES, type Dataset, type Job } from '../api/types.js';
 import { JobView } from '../components/job-view.js';
 import { Badge, Choice, Progress, Refusal, Section } from '../components/ui.js';
@@ -15,20 +15,24 @@ const JOB = `query($id: ID!) { job(id: $id) { ${JOB_FIELDS} } }`;
 const JOBS = `{ jobs(first: 50) { id datasetId runOn status dummy createdAt submittedBy } }`;
 const CANCEL = `mutation($id: ID!) { cancelJob(id: $id) { ${JOB_FIELDS} } }`;
 
-/** The example: elderly people living alone per subdistrict, with a Total margin (docs/sandbox-jobs.md). */
-export const EXAMPLE_CODE = `// Elderly people living alone, counted per subdistrict, with a Total margin.
+/** The example: elderly people living alone per subdistrict (docs/sandbox-jobs.md, "Declared outputs"). */
+export const EXAMPLE_CODE = `// Elderly people living alone per subdistrict. The table is declared below; the code only places each
+// record in its row (one row of keys per record, or nulls to leave it out). The gateway counts them.
 // input.columns: record_id, district_id, subdistrict_id, community_id, building_id and the fields you declare.
 export function run(input) {
   const { subdistrict_id } = input.columns;
-  const counts = new Map();
-  for (let i = 0; i < input.rowCount; i++) {
-    counts.set(subdistrict_id[i], (counts.get(subdistrict_id[i]) ?? 0) + 1);
-  }
-  const rows = [...counts].sort((a, b) => (a[0] < b[0] ? -1 : 1));
-  rows.push(['Total', input.rowCount]);
-  return { tables: [{ name: 'elderly_by_subdistrict', columns: ['subdistrict_id', 'count'], rows }] };
+  const rows = [];
+  for (let i = 0; i < input.rowCount; i++) rows.push([subdistrict_id[i]]);
+  return { tables: [{ name: 'elderly_by_subdistrict', columns: ['subdistrict_id'], rows }] };
 }
 `;
+
+/** The example's declared table: every subdistrict, with the gateway's Total. */
+export const EXAMPLE_OUTPUTS = JSON.stringify(
+  [{ name: 'elderly_by_subdistrict', keys: [{ column: 'subdistrict_id', level: 'subdistrict' }], sums: [] }],
+  null,
+  2,
+);
 
 type JobSummary = Pick<Job, 'id' | 'datasetId' | 'runOn' | 'status' | 'dummy' | 'createdAt' | 'submittedBy'>;
 
@@ -72,13 +76,14 @@ export function JobsPage() {
   const [purpose, setPurpose] = useState('emergency_response');
   const [language, setLanguage] = useState<'JS' | 'TS'>('JS');
   const [code, setCode] = useState(EXAMPLE_CODE);
+  const [outputs, setOutputs] = useState(EXAMPLE_OUTPUTS);
   const [jobs, setJobs] = useState<JobSummary[] | null>(null);
   const [selected, setSelected] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   /** The code, dataset and fields whose dummy run succeeded: real runs are offered after it. */
   const [triedOnDummy, setTriedOnDummy] = useState('');
-  const draft = JSON.stringify([datasetId, fields, language, code]);
+  const draft = JSON.stringify([datasetId, fields, language, code, outputs]);
 
   const reload = () =>
     gqlOrThrow<{ jobs: JobSummary[] }>(credential, JOBS).then(
@@ -95,8 +100,17 @@ export function JobsPage() {
     setBusy(true);
     setError(null);
     try {
+      let declared: unknown;
+      try {
+        declared = JSON.parse(outputs);
+      } catch {
+        throw new GqlRefusal(
+          'BAD_USER_INPUT',
+          'The declared outputs are not valid JSON: a list of { name, keys, sums } tables.',
+        );
+      }
       const r = await gqlOrThrow<{ submitJob: Job }>(credential, SUBMIT, {
-        input: { datasetId, fields, purpose: purpose || null, language, code, runOn },
+        input: { datasetId, fields, purpose: purpose || null, language, code, runOn, outputs: declared },
       });
       setSelected(r.data.submitJob.id);
       void reload();
@@ -189,7 +203,19 @@ export function JobsPage() {
             ))}
           </fieldset>
         )}
-        <label for="job-code">Code: export function run(input) → {'{ tables }'}</label>
+        <label for="job-outputs">
+          Declared output tables (JSON): names, keys with a domain each (level, field or values), sums
+        </label>
+        <textarea
+          id="job-outputs"
+          name="job-outputs"
+          rows={6}
+          spellcheck={false}
+          class="code"
+          value={outputs}
+          onInput={(e) => setOutputs((e.target as HTMLTextAreaElement).value)}
+        />
+        <label for="job-code">Code: export function run(input) → {'{ tables }'}: one row of keys per record</label>
         <textarea
           id="job-code"
           name="job-code"
