@@ -217,8 +217,8 @@ export class JobsService {
   }
 
   /**
-   * The official unit ids of a level from the store's hierarchy (never the records), inside every given scope: each
-   * scope a list of unit ids (a grant's extent, a declared `within`), of which a unit must lie in one.
+   * The official unit ids of a level from the store's hierarchy (never the records), in every given scope: each
+   * scope a list of unit ids (a grant's extent, a declared `within`); a unit lies inside one of them or contains one.
    */
   private async unitsOf(level: UnitLevel, ...scopes: (readonly string[] | null)[]): Promise<string[]> {
     const params: unknown[] = [level];
@@ -228,7 +228,10 @@ export class JobsService {
       params.push([...scope]);
       const p = `$${params.length}::text[]`;
       where.push(
-        `(id = any(${p}) or district_id = any(${p}) or subdistrict_id = any(${p}) or community_id = any(${p}) or parent_id = any(${p}))`,
+        // Inside a scope unit, or above one (a subdistrict key over a grant of one community: its subdistrict).
+        `(id = any(${p}) or district_id = any(${p}) or subdistrict_id = any(${p}) or community_id = any(${p})
+           or parent_id = any(${p}) or id in (select unnest(array[s.district_id, s.subdistrict_id, s.community_id])
+             from units s where s.id = any(${p})))`,
       );
     }
     const rows = await this.d.db.query<{ id: string }>(`select id from units where ${where.join(' and ')}`, params);
