@@ -301,7 +301,9 @@ EOF
     local U
     U=$(tr '[:lower:]' '[:upper:]' <<<"$org")
     cat <<EOF
+FABRIC_${U}_MSPID=$(tr '[:lower:]' '[:upper:]' <<<"${org:0:1}")${org:1}MSP
 FABRIC_${U}_PEER=127.0.0.1:${P[$org]}
+FABRIC_${U}_CONFIG=$RUN/nodes/peer0.$org
 FABRIC_${U}_PEER_HOST=peer0.$org.citygate.test
 FABRIC_${U}_PEER_TLS_CA=$(peer_dir "$org")/tls/ca.crt
 FABRIC_${U}_OPERATIONS=127.0.0.1:${P[${org}_ops]}
