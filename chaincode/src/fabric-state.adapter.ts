@@ -26,7 +26,7 @@ export class FabricWorldState implements WorldState {
 
   async get(key: string): Promise<string | null> {
     const bytes = await this.ctx.stub.getState(key);
-    return bytes && bytes.length > 0 ? text(bytes) : null;
+    return bytes.length > 0 ? text(bytes) : null;
   }
 
   async put(key: string, value: string): Promise<void> {

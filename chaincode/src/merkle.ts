@@ -60,10 +60,11 @@ export function verifyConsistency(
     fn = half(fn);
     sn = half(sn);
   }
-  let fr: Buffer = Buffer.from(path[0]!);
-  let sr: Buffer = Buffer.from(path[0]!);
-  for (let i = 1; i < path.length; i++) {
-    const c = path[i]!;
+  const [seed, ...rest] = path;
+  if (!seed) return false;
+  let fr: Buffer = Buffer.from(seed);
+  let sr: Buffer = Buffer.from(seed);
+  for (const c of rest) {
     if (sn === 0) return false;
     if (odd(fn) || fn === sn) {
       fr = hashChildren(c, fr);

@@ -62,7 +62,7 @@ export function parseLogKey(pem: string): { key: KeyObject; logId: string; pem: 
   }
   if (key.asymmetricKeyType !== 'ed25519') throw bad('the log key must be an Ed25519 key');
   const der = key.export({ type: 'spki', format: 'der' });
-  const canonicalPem = key.export({ type: 'spki', format: 'pem' }).toString();
+  const canonicalPem = key.export({ type: 'spki', format: 'pem' });
   return { key, logId: createHash('sha256').update(der).digest('hex'), pem: canonicalPem };
 }
 
