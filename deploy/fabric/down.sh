@@ -30,6 +30,6 @@ for pid in "${alive[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
 if [ "${CITYGATE_FABRIC_KEEP:-0}" = 1 ]; then
   say "stopped ${#pids[@]} processes; kept $RUN"
 else
-  rm -rf "$RUN"
+  if [ -f "$RUN/.citygate-fabric-run" ]; then rm -rf "$RUN"; fi
   say "stopped ${#pids[@]} processes and removed the run directory in $((($(date +%s%N) - t0) / 1000000)) ms"
 fi

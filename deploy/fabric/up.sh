@@ -32,8 +32,13 @@ fi
 say "chaincode: compile"
 (cd "$CC_DIR" && "$NODE_BIN" node_modules/typescript/bin/tsc -p tsconfig.json)
 
+# Only ever delete a folder this script made (it leaves a marker), never whatever CITYGATE_FABRIC_RUN names.
+if [ -e "$RUN" ] && [ ! -f "$RUN/.citygate-fabric-run" ] && [ -n "$(ls -A "$RUN" 2>/dev/null)" ]; then
+  die "$RUN exists, is not empty and was not made by up.sh: choose another CITYGATE_FABRIC_RUN"
+fi
 rm -rf "$RUN"
 mkdir -p "$RUN"/{logs,pids,config,nodes,chaincode}
+touch "$RUN/.citygate-fabric-run"
 # A failed bring-up stops what it started, keeping the logs for a look.
 ready=0
 on_exit() {
