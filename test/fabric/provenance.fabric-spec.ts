@@ -15,6 +15,8 @@ import { VerifiableLog } from '../../src/ledger/verifiable-log.js';
 import { treeHeadMessage, type SignedTreeHead } from '../../src/ledger/signed-tree-head.js';
 import { sampleRecord } from '../support/provenance-fixtures.js';
 import { connectAs, errorText, peerCli, readNetwork, type NetworkEnv, type OrgClient } from './fabric-network.js';
+import { FabricLedgerAnchor } from '../../src/ledger/fabric/fabric-ledger-anchor.adapter.js';
+import { AnchorError } from '../../src/ledger/fabric/ledger-anchor.port.js';
 
 const CHAINCODE = 'provenance';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'citygate-fabric-spec-'));
@@ -286,5 +288,68 @@ describe('provenance chaincode on a native Fabric network', () => {
       ]),
     ) as { state: string };
     assert.equal(grant.state, 'approved');
+  });
+
+  it('FabricLedgerAnchor (unwired adapter): anchors the backlog in order, serialises concurrent anchors, is idempotent', async () => {
+    const msp = net.FABRIC_AUTHORITY_USER_MSP!;
+    const one = (dir: string) => fs.readFileSync(path.join(dir, fs.readdirSync(dir)[0]!));
+    const anchor = FabricLedgerAnchor.connect({
+      peerEndpoint: net.FABRIC_AUTHORITY_PEER!,
+      peerHostAlias: net.FABRIC_AUTHORITY_PEER_HOST!,
+      tlsRootCertPem: fs.readFileSync(net.FABRIC_AUTHORITY_PEER_TLS_CA!),
+      mspId: net.FABRIC_AUTHORITY_MSPID!,
+      certificatePem: one(path.join(msp, 'signcerts')),
+      privateKeyPem: one(path.join(msp, 'keystore')),
+      channel: net.FABRIC_CHANNEL!,
+      retryBaseMs: 50,
+    });
+    try {
+      // The log is at 16 records, the ledger at 12: one anchor covers the backlog.
+      const a = await anchor.anchor(log);
+      assert.equal(a.treeSize, await log.size());
+      assert.equal((await anchor.anchor(log)).txId, a.txId, 'the same head again is no new transaction');
+      await appendRecords(log, 16, 21, 'main');
+      const heads = await Promise.all([anchor.anchor(log), anchor.anchor(log), anchor.anchor(log)]);
+      assert.deepEqual(
+        heads.map((h) => h.treeSize),
+        [21, 21, 21],
+      );
+
+      const truncated = await openLog('truncated-2', 'log');
+      try {
+        await appendRecords(truncated, 0, 8, 'main');
+        await assert.rejects(
+          anchor.anchor(truncated),
+          (e: unknown) => e instanceof AnchorError && e.kind === 'rejected' && e.code === 'TREE_HEAD_ROLLBACK',
+        );
+      } finally {
+        await truncated.close();
+      }
+
+      const h = (x: string) => createHash('sha256').update(x).digest('hex');
+      const step = {
+        grantId: 'grant-3',
+        state: 'applied' as const,
+        ownerMsp: 'HousingMSP',
+        recordHash: h('g3'),
+        logIndex: 30,
+      };
+      await anchor.recordGrantStep(step);
+      await anchor.recordGrantStep(step); // a replay of the same step resolves
+      await assert.rejects(
+        anchor.recordGrantStep({ ...step, recordHash: h('other') }),
+        (e: unknown) => e instanceof AnchorError && e.kind === 'rejected' && e.code === 'GRANT_TRANSITION',
+      );
+      const release = { hash: h('out-3'), kind: 'encrypted' as const, recordHash: h('rec-3'), logIndex: 31 };
+      await anchor.recordRelease(release);
+      await anchor.recordRelease(release);
+      await assert.rejects(
+        anchor.recordRelease({ ...release, logIndex: 32 }),
+        (e: unknown) => e instanceof AnchorError && e.code === 'ALREADY_RECORDED',
+      );
+      assert.equal((await anchor.latestAnchor())?.treeSize, 21);
+    } finally {
+      await anchor.close();
+    }
   });
 });
