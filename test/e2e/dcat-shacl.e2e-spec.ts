@@ -23,13 +23,10 @@ type Doc = Record<string, unknown> & { 'dcat:dataset': Record<string, unknown>[]
 
 /** JSON-LD to an RDF/JS dataset. The export's context is inline: any remote context is refused. */
 async function toDataset(doc: object) {
-  const nquads = (await jsonld.toRDF(
-    doc as jsonld.JsonLdDocument,
-    {
-      format: 'application/n-quads',
-      documentLoader: (url: string) => Promise.reject(new Error(`no remote contexts: ${url}`)),
-    } as jsonld.Options.ToRdf,
-  )) as unknown as string;
+  const nquads = (await jsonld.toRDF(doc, {
+    format: 'application/n-quads',
+    documentLoader: (url: string) => Promise.reject(new Error(`no remote contexts: ${url}`)),
+  } as jsonld.Options.ToRdf)) as unknown as string;
   const quads = rdf.formats.parsers.import('application/n-quads', Readable.from([nquads]));
   assert.ok(quads, 'an N-Quads parser');
   const data = await rdf.dataset().import(quads);
